@@ -1,0 +1,223 @@
+// Package catalog answers questions about builds and tiers from the
+// registry alone: what a tier's tag points to now, which releases a release
+// tier has cut and when, and which build a commit prefix names.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/tierdeploy/tier/config"
+	"github.com/tierdeploy/tier/registry"
+	"github.com/tierdeploy/tier/tags"
+)
+
+// ErrNoBuild is wrapped when a commit, digest or tier names no build.
+var ErrNoBuild = errors.New("build not found")
+
+// Catalog reads tiers and builds from one registry. It caches tag lists and
+// build annotations for its lifetime, which is one command.
+type Catalog struct {
+	Registry *registry.Client
+
+	mu     sync.Mutex
+	tags   map[string][]string
+	builds map[string]registry.Build
+}
+
+// New returns a catalog over c.
+func New(c *registry.Client) *Catalog {
+	return &Catalog{Registry: c, tags: map[string][]string{}, builds: map[string]registry.Build{}}
+}
+
+// Tags lists repo's tags, once per catalog.
+func (c *Catalog) Tags(ctx context.Context, repo string) ([]string, error) {
+	c.mu.Lock()
+	t, ok := c.tags[repo]
+	c.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	t, err := c.Registry.Tags(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.tags[repo] = t
+	c.mu.Unlock()
+	return t, nil
+}
+
+// Forget drops cached tags of repo after the caller changed them.
+func (c *Catalog) Forget(repo string) {
+	c.mu.Lock()
+	delete(c.tags, repo)
+	c.mu.Unlock()
+}
+
+// Build returns the annotations of a build, with its commit filled in from a
+// commit tag on the same digest when the manifest carries no revision.
+func (c *Catalog) Build(ctx context.Context, repo string, digest v1.Hash) (registry.Build, error) {
+	key := repo + "@" + digest.String()
+	c.mu.Lock()
+	b, ok := c.builds[key]
+	c.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	b, err := c.Registry.Build(ctx, repo, digest)
+	if err != nil {
+		return registry.Build{}, err
+	}
+	if b.Commit == "" {
+		b.Commit, err = c.commitTagOf(ctx, repo, digest)
+		if err != nil {
+			return registry.Build{}, err
+		}
+	}
+	c.mu.Lock()
+	c.builds[key] = b
+	c.mu.Unlock()
+	return b, nil
+}
+
+func (c *Catalog) commitTagOf(ctx context.Context, repo string, digest v1.Hash) (string, error) {
+	all, err := c.Tags(ctx, repo)
+	if err != nil {
+		return "", err
+	}
+	for _, t := range all {
+		if !tags.IsCommit(t) {
+			continue
+		}
+		d, err := c.Registry.Head(ctx, repo, t)
+		if err != nil {
+			return "", err
+		}
+		if d.Digest == digest {
+			return t, nil
+		}
+	}
+	return "", nil
+}
+
+// Release is one release tag of a release tier.
+type Release struct {
+	Tag  string    `json:"tag"`
+	Time time.Time `json:"time"`
+}
+
+// Releases lists the release tags of tier in repo, oldest first.
+func (c *Catalog) Releases(ctx context.Context, repo, tier string) ([]Release, error) {
+	all, err := c.Tags(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	var out []Release
+	for _, t := range all {
+		if at, ok := tags.ParseRelease(tier, t); ok {
+			out = append(out, Release{Tag: t, Time: at})
+		}
+	}
+	slices.SortFunc(out, func(a, b Release) int { return a.Time.Compare(b.Time) })
+	return out, nil
+}
+
+// Current is what a tier points to now in one repository.
+type Current struct {
+	// Tag is the mutable tag, or the newest release tag.
+	Tag    string
+	Digest v1.Hash
+	// Releases is the number of release tags of a release tier.
+	Releases int
+	// ReleasedAt is the time of the newest release.
+	ReleasedAt time.Time
+}
+
+// Current returns what tier points to in repo; ok is false when the tier
+// has never been promoted there.
+func (c *Catalog) Current(ctx context.Context, repo string, tier config.Tier) (Current, bool, error) {
+	cur := Current{Tag: tier.Tag}
+	if tier.Release {
+		rel, err := c.Releases(ctx, repo, tier.Name)
+		if err != nil {
+			return Current{}, false, err
+		}
+		if len(rel) == 0 {
+			return Current{}, false, nil
+		}
+		last := rel[len(rel)-1]
+		cur.Tag, cur.Releases, cur.ReleasedAt = last.Tag, len(rel), last.Time
+	}
+	d, err := c.Registry.Head(ctx, repo, cur.Tag)
+	var nf *registry.NotFoundError
+	if errors.As(err, &nf) {
+		return Current{}, false, nil
+	}
+	if err != nil {
+		return Current{}, false, err
+	}
+	cur.Digest = d.Digest
+	return cur, true, nil
+}
+
+// ResolveCommit finds the build tagged with the commit that prefix starts.
+// The prefix must name exactly one commit tag.
+func (c *Catalog) ResolveCommit(ctx context.Context, repo, prefix string) (string, v1.Hash, error) {
+	if !tags.IsCommitPrefix(prefix) {
+		return "", v1.Hash{}, fmt.Errorf("%w: %q is not a commit hash or a prefix of one (4 to 64 lower-case hex digits)", tags.ErrInvalid, prefix)
+	}
+	all, err := c.Tags(ctx, repo)
+	if err != nil {
+		return "", v1.Hash{}, err
+	}
+	var hits []string
+	for _, t := range all {
+		if tags.IsCommit(t) && strings.HasPrefix(t, prefix) {
+			hits = append(hits, t)
+		}
+	}
+	switch len(hits) {
+	case 0:
+		return "", v1.Hash{}, fmt.Errorf("%w: no build of commit %s in %s: push it first with `tier push`", ErrNoBuild, prefix, c.Registry.Ref(repo, ""))
+	case 1:
+	default:
+		return "", v1.Hash{}, fmt.Errorf("%w: commit prefix %s is ambiguous in %s: it matches %s; give more digits", tags.ErrInvalid, prefix, repo, strings.Join(short(hits), ", "))
+	}
+	d, err := c.Registry.Head(ctx, repo, hits[0])
+	if err != nil {
+		return "", v1.Hash{}, err
+	}
+	return hits[0], d.Digest, nil
+}
+
+// ResolveDigest checks that digest exists in repo.
+func (c *Catalog) ResolveDigest(ctx context.Context, repo, digest string) (v1.Hash, error) {
+	h, err := v1.NewHash(digest)
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("%w: %q is not a digest (sha256:<64 hex digits>)", tags.ErrInvalid, digest)
+	}
+	d, err := c.Registry.Head(ctx, repo, h.String())
+	var nf *registry.NotFoundError
+	if errors.As(err, &nf) {
+		return v1.Hash{}, fmt.Errorf("%w: %s is not in %s", ErrNoBuild, digest, repo)
+	}
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return d.Digest, nil
+}
+
+func short(commits []string) []string {
+	out := make([]string, len(commits))
+	for i, c := range commits {
+		out[i] = c[:min(12, len(c))]
+	}
+	return out
+}

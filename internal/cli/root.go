@@ -1,0 +1,181 @@
+// Package cli is tier's command line: thin cobra commands over the domain
+// packages, one file per command.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/tierdeploy/tier/catalog"
+	"github.com/tierdeploy/tier/config"
+	"github.com/tierdeploy/tier/embedded"
+	"github.com/tierdeploy/tier/promote"
+	"github.com/tierdeploy/tier/registry"
+)
+
+// app holds what every command shares: flags, streams and seams for tests.
+type app struct {
+	stdout, stderr io.Writer
+	configPath     string
+	output         string
+	verbose        bool
+	log            *slog.Logger
+
+	// Now is the clock; Transport, when set, is the base HTTP transport of
+	// registry clients (tests count bytes through it).
+	now       func() time.Time
+	transport http.RoundTripper
+}
+
+// Run executes tier with args and returns the exit status.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return run(ctx, &app{stdout: stdout, stderr: stderr, now: time.Now}, args)
+}
+
+func run(ctx context.Context, a *app, args []string) int {
+	root := a.root()
+	root.SetArgs(args)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintln(a.stderr, "tier:", err)
+		if errors.Is(err, errUsage) {
+			fmt.Fprintln(a.stderr, "Run 'tier --help' for usage.")
+		}
+	}
+	return ExitCode(err)
+}
+
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "tier",
+		Short: "Promote container images through environment tiers by moving registry tags",
+		Long: `tier keeps many deployment environments in sync by promoting container images
+through tiers (dev -> staging -> prod) with registry tags, and shows what is
+deployed where.
+
+Every build is pushed once, tagged with its git commit. Promoting it to a tier
+moves that tier's mutable tag (api:dev) server-side, copying only the manifest;
+release tiers get a new immutable, timestamped tag per promotion
+(prod-20201112T103000Z) that can be rolled back to by date.
+
+Exit status: 0 done, 1 failed, 2 bad input (usage, config, unknown tier,
+invalid tag, build not found), 3 partly done.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			level := slog.LevelWarn
+			if a.verbose {
+				level = slog.LevelDebug
+			}
+			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			switch a.output {
+			case "table", "json":
+			default:
+				return fmt.Errorf("%w: --output %q: use table or json", errUsage, a.output)
+			}
+			return nil
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
+	f := root.PersistentFlags()
+	def := os.Getenv("TIER_CONFIG")
+	if def == "" {
+		def = config.DefaultFile
+	}
+	f.StringVarP(&a.configPath, "config", "c", def, "configuration file (env TIER_CONFIG)")
+	f.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
+	f.BoolVarP(&a.verbose, "verbose", "v", false, "log progress and registry requests to stderr")
+	root.AddCommand(a.initCmd(), a.validateCmd(), a.registryCmd(), a.pushCmd(), a.promoteCmd(), a.rollbackCmd(), a.statusCmd())
+	return root
+}
+
+// args wraps a cobra positional-argument check so its error counts as a
+// usage error.
+func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := check(cmd, a); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		return nil
+	}
+}
+
+// session is a loaded configuration with a registry client, for one command.
+type session struct {
+	cfg     *config.Config
+	reg     *registry.Client
+	cat     *catalog.Catalog
+	release func() error
+}
+
+func (s *session) Close() error {
+	if s.release != nil {
+		return s.release()
+	}
+	return nil
+}
+
+func (a *app) loadConfig() (*config.Config, error) {
+	cfg, err := config.Load(a.configPath)
+	if errors.Is(err, config.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s: create one with `tier init`, or name another with --config", err, a.configPath)
+	}
+	return cfg, err
+}
+
+// open loads the configuration and connects to its registry, starting the
+// embedded one for the length of the command when the config names none and
+// no `tier registry serve` owns its storage.
+func (a *app) open(ctx context.Context) (*session, error) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	s := &session{cfg: cfg}
+	host := cfg.Registry
+	if host == "" {
+		addr, release, err := embedded.Open(ctx, registryDir(cfg), a.log)
+		if err != nil {
+			return nil, fmt.Errorf("starting the embedded registry: %w", err)
+		}
+		host, s.release = addr, release
+		a.log.Debug("embedded registry", "addr", addr, "dir", registryDir(cfg))
+	}
+	s.reg, err = registry.New(host, registry.Options{Transport: a.transport})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.cat = catalog.New(s.reg)
+	return s, nil
+}
+
+// registryDir is where the embedded registry of cfg keeps its storage.
+func registryDir(cfg *config.Config) string {
+	return filepath.Join(cfg.StatePath(), "registry")
+}
+
+// checkNames rejects an unknown tier or service given on the command line.
+func (a *app) checkNames(s *session, tier, service string) error {
+	if tier != "" {
+		if _, ok := s.cfg.Tier(tier); !ok {
+			return fmt.Errorf("%w: unknown tier %q in %s", promote.ErrUsage, tier, s.cfg.Path)
+		}
+	}
+	if service != "" {
+		if _, ok := s.cfg.Service(service); !ok {
+			return fmt.Errorf("%w: unknown service %q in %s", promote.ErrUsage, service, s.cfg.Path)
+		}
+	}
+	return nil
+}

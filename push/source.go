@@ -1,0 +1,266 @@
+// Package push builds or loads an image from a source (an OCI layout, a
+// docker-archive tarball, an image in some registry, or a directory of
+// files) and pushes it as one build: <repo>:<commit>, annotated with its
+// revision, creation time and source.
+package push
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/tierdeploy/tier/registry"
+)
+
+// ErrSource is wrapped by errors about a source the user named.
+var ErrSource = errors.New("bad image source")
+
+// Kind says what a source is.
+type Kind string
+
+// Source kinds.
+const (
+	KindLayout    Kind = "oci-layout"
+	KindTarball   Kind = "docker-archive"
+	KindReference Kind = "image-reference"
+	KindFiles     Kind = "files"
+)
+
+// FilesOptions shape an image built from a directory of files.
+type FilesOptions struct {
+	// Base is an image reference to layer the files on; empty means an
+	// empty base (linux, this machine's architecture).
+	Base       string
+	Entrypoint []string
+	Cmd        []string
+	Env        []string
+	WorkingDir string
+	// Created is the time stamped on the image config and file entries, so
+	// one directory gives one digest.
+	Created time.Time
+}
+
+// Loader reads sources. Remote references are read with Registry, which
+// returns a client for a registry host.
+type Loader struct {
+	Registry func(host string) (*registry.Client, error)
+	Files    FilesOptions
+}
+
+// Load returns the image or index a source names, and its kind.
+func (l *Loader) Load(ctx context.Context, src string) (remote.Taggable, Kind, error) {
+	fi, err := os.Stat(src)
+	switch {
+	case err == nil && fi.IsDir():
+		if _, err := os.Stat(filepath.Join(src, "oci-layout")); err == nil {
+			t, err := loadLayout(src)
+			return t, KindLayout, err
+		}
+		img, err := l.files(ctx, src)
+		return img, KindFiles, err
+	case err == nil:
+		img, err := tarball.ImageFromPath(src, nil)
+		if err != nil {
+			return nil, KindTarball, fmt.Errorf("%w: reading %s as a docker-archive tarball (docker save): %v", ErrSource, src, err)
+		}
+		return img, KindTarball, nil
+	case looksLikePath(src):
+		return nil, "", fmt.Errorf("%w: %s does not exist: give an OCI layout directory, a docker-archive tarball, a directory of files, or an image reference", ErrSource, src)
+	}
+	t, err := l.remote(ctx, src)
+	return t, KindReference, err
+}
+
+func looksLikePath(s string) bool {
+	return strings.HasPrefix(s, ".") || strings.HasPrefix(s, "/") || strings.HasSuffix(s, ".tar") || strings.HasSuffix(s, ".tar.gz")
+}
+
+func loadLayout(dir string) (remote.Taggable, error) {
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading OCI layout %s: %v", ErrSource, dir, err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading OCI layout %s: %v", ErrSource, dir, err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading %s/index.json: %v", ErrSource, dir, err)
+	}
+	if len(m.Manifests) != 1 {
+		return nil, fmt.Errorf("%w: OCI layout %s lists %d manifests in index.json; tier pushes one image or index: export a layout with exactly one", ErrSource, dir, len(m.Manifests))
+	}
+	d := m.Manifests[0]
+	switch {
+	case d.MediaType.IsImage():
+		return idx.Image(d.Digest)
+	case d.MediaType.IsIndex():
+		return idx.ImageIndex(d.Digest)
+	}
+	return nil, fmt.Errorf("%w: OCI layout %s holds a %s, not an image or an index", ErrSource, dir, d.MediaType)
+}
+
+func (l *Loader) remote(ctx context.Context, src string) (remote.Taggable, error) {
+	ref, err := name.ParseReference(src)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q is neither a file, a directory nor an image reference: %v", ErrSource, src, err)
+	}
+	c, err := l.Registry(ref.Context().RegistryStr())
+	if err != nil {
+		return nil, err
+	}
+	d, err := remote.Get(ref, c.Options(ctx)...)
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", src, err)
+	}
+	if d.MediaType.IsIndex() {
+		return d.ImageIndex()
+	}
+	return d.Image()
+}
+
+func (l *Loader) files(ctx context.Context, dir string) (v1.Image, error) {
+	o := l.Files
+	var base v1.Image = empty.Image
+	if o.Base != "" {
+		t, err := l.remote(ctx, o.Base)
+		if err != nil {
+			return nil, fmt.Errorf("base image: %w", err)
+		}
+		img, ok := t.(v1.Image)
+		if !ok {
+			return nil, fmt.Errorf("%w: base %s is a multi-platform index; name one platform's image by digest", ErrSource, o.Base)
+		}
+		base = img
+	}
+	data, err := tarDir(dir, o.Created)
+	if err != nil {
+		return nil, fmt.Errorf("%w: packing %s: %v", ErrSource, dir, err)
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}, tarball.WithMediaType(types.OCILayer))
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.AppendLayers(base, layer)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	if cf.OS == "" {
+		cf.OS, cf.Architecture = "linux", runtime.GOARCH
+	}
+	if o.Entrypoint != nil {
+		cf.Config.Entrypoint = o.Entrypoint
+	}
+	if o.Cmd != nil {
+		cf.Config.Cmd = o.Cmd
+	}
+	cf.Config.Env = append(cf.Config.Env, o.Env...)
+	if o.WorkingDir != "" {
+		cf.Config.WorkingDir = o.WorkingDir
+	}
+	cf.Created = v1.Time{Time: o.Created.UTC()}
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		return nil, err
+	}
+	if base == empty.Image {
+		img = mutate.MediaType(img, types.OCIManifestSchema1)
+		img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	}
+	return img, nil
+}
+
+// tarDir packs dir into an uncompressed tar with sorted entries, root
+// ownership and one timestamp, so the same files always give the same layer.
+func tarDir(dir string, mtime time.Time) ([]byte, error) {
+	var paths []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != dir {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(paths)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, p := range paths {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return nil, err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return nil, err
+		}
+		link := ""
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return nil, err
+			}
+		}
+		h, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return nil, err
+		}
+		h.Name = path.Clean(filepath.ToSlash(rel))
+		if fi.IsDir() {
+			h.Name += "/"
+		}
+		h.Uid, h.Gid, h.Uname, h.Gname = 0, 0, "", ""
+		h.ModTime, h.AccessTime, h.ChangeTime = mtime.UTC().Truncate(time.Second), time.Time{}, time.Time{}
+		h.Format = tar.FormatPAX
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, err
+		}
+		if fi.Mode().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return nil, err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
