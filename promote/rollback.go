@@ -67,6 +67,9 @@ func (p *Promoter) rollbackTarget(ctx context.Context, s config.Service, tier co
 			return p.releaseAt(ctx, repo, tier, at)
 		}
 	}
+	if _, err := tags.ParseTime(to); err == nil && !tier.Release {
+		return v1.Hash{}, "", fmt.Errorf("%w: --to %q is a time, but tier %s is mutable and keeps no timeline, so times do not apply: pass --to COMMIT or --to sha256:DIGEST", ErrUsage, to, tier.Name)
+	}
 	if tags.IsCommitPrefix(to) {
 		_, d, err := p.Catalog.ResolveCommit(ctx, repo, to)
 		return d, "commit", err
