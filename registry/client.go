@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/tierdeploy/tier/tags"
 )
 
 // Options configure a Client. The zero value is ready to use.
@@ -128,6 +129,9 @@ func (c *Client) reference(repo, ref string) (name.Reference, error) {
 			return nil, fmt.Errorf("digest %q: %w", ref, err)
 		}
 		return d, nil
+	}
+	if err := tags.Validate(ref); err != nil {
+		return nil, err
 	}
 	return r.Tag(ref), nil
 }
