@@ -37,10 +37,12 @@ type Options struct {
 
 // Client talks to one registry host.
 type Client struct {
-	host     string
-	keychain authn.Keychain
-	rt       http.RoundTripper
-	ua       string
+	host string
+	// puller and pusher keep token exchanges and pings per repository for
+	// the client's life, so one command pings a registry once, not once
+	// per request.
+	puller *remote.Puller
+	pusher *remote.Pusher
 }
 
 var ecrHost = regexp.MustCompile(`^\d{12}\.dkr(-fips)?\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
@@ -76,7 +78,22 @@ func New(host string, o Options) (*Client, error) {
 		ua = "tier"
 	}
 	rt := &retryTransport{next: &loopbackOnlyHTTP{next: base}, policy: o.Retry.withDefaults()}
-	return &Client{host: host, keychain: kc, rt: rt, ua: ua}, nil
+	opts := []remote.Option{
+		remote.WithAuthFromKeychain(kc),
+		remote.WithTransport(rt),
+		remote.WithUserAgent(ua),
+		// Our transport retries 429 and 5xx itself, honouring Retry-After.
+		remote.WithRetryStatusCodes(),
+	}
+	puller, err := remote.NewPuller(opts...)
+	if err != nil {
+		return nil, err
+	}
+	pusher, err := remote.NewPusher(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{host: host, puller: puller, pusher: pusher}, nil
 }
 
 // Host returns the registry host the client talks to.
@@ -103,14 +120,7 @@ func (c *Client) Ref(repo, ref string) string {
 }
 
 func (c *Client) options(ctx context.Context) []remote.Option {
-	return []remote.Option{
-		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(c.keychain),
-		remote.WithTransport(c.rt),
-		remote.WithUserAgent(c.ua),
-		// Our transport retries 429 and 5xx itself, honouring Retry-After.
-		remote.WithRetryStatusCodes(),
-	}
+	return []remote.Option{remote.WithContext(ctx), remote.Reuse(c.puller), remote.Reuse(c.pusher)}
 }
 
 // Options returns go-containerregistry options carrying the client's
