@@ -188,3 +188,11 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("tier status without a config = %d, %q; want 2 suggesting tier init", code, stderr)
 	}
 }
+
+func TestRegistryServeRefusals(t *testing.T) {
+	e := newEnv(t)
+	code, _, stderr := e.run("registry", "serve", "--addr", "0.0.0.0:0", "--dir", filepath.Join(e.dir, "reg"))
+	if code != 2 || !strings.Contains(stderr, "--public") {
+		t.Errorf("registry serve on 0.0.0.0 = %d, %q; want 2 suggesting --public", code, stderr)
+	}
+}

@@ -41,6 +41,7 @@ func ExitCode(err error) int {
 		errors.Is(err, promote.ErrUsage),
 		errors.Is(err, push.ErrSource),
 		errors.Is(err, push.ErrBuildExists),
+		errors.Is(err, embedded.ErrNotLoopback),
 		errors.As(err, &nf),
 		errors.As(err, &locked):
 		return ExitUsage
