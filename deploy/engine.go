@@ -1,0 +1,405 @@
+// Package deploy is tier's promotion engine: it deploys one pinned digest
+// to every environment of a tier at once, waits for each rollout, verifies
+// from the platform that each environment runs exactly that digest, and
+// reports per environment. One failure never blocks the others.
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/tierdeploy/tier/config"
+	"github.com/tierdeploy/tier/target"
+	"golang.org/x/sync/errgroup"
+)
+
+// DefaultParallel bounds how many environments deploy at once. Deploys wait
+// on remote platforms, not on this machine, so the bound is generous: a
+// tier of up to this many environments takes the time of its slowest one.
+const DefaultParallel = 64
+
+// DefaultTimeout bounds one environment's rollout.
+const DefaultTimeout = 15 * time.Minute
+
+// Item is one service of one environment to set to one build.
+type Item struct {
+	Environment config.Environment
+	Service     config.Service
+	// Repository is host/repo; Tag is the tag the build was promoted under.
+	Repository string
+	Tag        string
+	Digest     v1.Hash
+	Commit     string
+}
+
+// Outcome is how one environment's rollout ended.
+type Outcome string
+
+// Outcomes. Only Verified means the platform runs exactly the digest.
+const (
+	Verified    Outcome = "verified"     // the platform runs exactly the digest
+	Failed      Outcome = "failed"       // the deploy or rollout failed, or the platform rolled back
+	TimedOut    Outcome = "timed-out"    // no convergence within the timeout
+	NotVerified Outcome = "not-verified" // the rollout ended but the platform runs another digest
+	Superseded  Outcome = "superseded"   // another promotion moved the tier's tag meanwhile
+	Planned     Outcome = "planned"      // dry run
+)
+
+// Result is the outcome of one environment (and service). Field names are
+// the JSON API's.
+type Result struct {
+	Environment string   `json:"environment"`
+	Tier        string   `json:"tier"`
+	Tenant      string   `json:"tenant"`
+	Service     string   `json:"service"`
+	Target      string   `json:"target"`
+	FromDigests []string `json:"from_digests"`
+	FromCommit  string   `json:"from_commit,omitempty"`
+	ToDigest    string   `json:"to_digest"`
+	ToCommit    string   `json:"to_commit,omitempty"`
+	Outcome     Outcome  `json:"outcome"`
+	Reason      string   `json:"reason,omitempty"`
+	Seconds     float64  `json:"seconds"`
+	URL         string   `json:"url,omitempty"`
+}
+
+// Report is the outcome of every environment, in plan order.
+type Report struct {
+	Results []Result `json:"environments"`
+}
+
+// Verdict sums a report up: Done when every environment is verified (or
+// planned), Failed when none converged, Partial otherwise.
+type Verdict int
+
+// Verdicts.
+const (
+	Done Verdict = iota
+	Partial
+	FailedAll
+)
+
+// Verdict returns the report's verdict.
+func (r Report) Verdict() Verdict {
+	ok, bad := 0, 0
+	for _, x := range r.Results {
+		switch x.Outcome {
+		case Verified, Planned:
+			ok++
+		case Superseded:
+			// Neither success nor failure of ours: someone else's build won.
+		default:
+			bad++
+		}
+	}
+	switch {
+	case ok == len(r.Results):
+		return Done
+	case ok == 0 && bad == len(r.Results):
+		return FailedAll
+	}
+	return Partial
+}
+
+// Phase is a step of one environment's rollout, for live progress.
+type Phase string
+
+// Phases reported through Engine.Progress.
+const (
+	PhaseObserving Phase = "observing"
+	PhaseDeploying Phase = "deploying"
+	PhaseWaiting   Phase = "waiting"
+	PhaseDone      Phase = "done"
+)
+
+// Event is a progress report for one environment.
+type Event struct {
+	Environment string
+	Service     string
+	Phase       Phase
+	// Outcome is set when Phase is PhaseDone.
+	Outcome Outcome
+	Message string
+	Elapsed time.Duration
+}
+
+// Engine deploys items through their targets.
+type Engine struct {
+	// Target returns the target of an environment.
+	Target func(env config.Environment) (target.Target, error)
+	// Current re-reads what the tier's tag points to for svc now, after
+	// deploying, to detect a promotion that raced this one.
+	Current func(ctx context.Context, svc config.Service) (digest v1.Hash, commit string, err error)
+	// Commit names the commit of a digest for reports; may be nil.
+	Commit func(ctx context.Context, svc config.Service, digest v1.Hash) string
+	// Parallel bounds concurrent environments (DefaultParallel when 0).
+	Parallel int
+	// Timeout bounds each environment's rollout (DefaultTimeout when 0).
+	Timeout time.Duration
+	// Poll is the first wait between observations (250ms when 0); it grows
+	// by half each time up to MaxPoll (5s when 0).
+	Poll, MaxPoll time.Duration
+	// Settle is how many consecutive observations of another digest, with no
+	// rollout in flight, end a rollout as not verified (3 when 0).
+	Settle int
+	// Progress receives live events; may be nil. Calls are serialized.
+	Progress func(Event)
+	Log      *slog.Logger
+	// Now and Sleep are the clock; nil means real time.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+
+	mu sync.Mutex
+}
+
+func (e *Engine) defaults() {
+	if e.Parallel <= 0 {
+		e.Parallel = DefaultParallel
+	}
+	if e.Timeout <= 0 {
+		e.Timeout = DefaultTimeout
+	}
+	if e.Poll <= 0 {
+		e.Poll = 250 * time.Millisecond
+	}
+	if e.MaxPoll <= 0 {
+		e.MaxPoll = 5 * time.Second
+	}
+	if e.Settle <= 0 {
+		e.Settle = 3
+	}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	if e.Sleep == nil {
+		e.Sleep = sleep
+	}
+	if e.Log == nil {
+		e.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (e *Engine) emit(ev Event) {
+	if e.Progress == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.Progress(ev)
+}
+
+// Run deploys every item with bounded parallelism and returns every
+// outcome. With dryRun it only observes and reports what would change.
+func (e *Engine) Run(ctx context.Context, items []Item, dryRun bool) Report {
+	e.defaults()
+	results := make([]Result, len(items))
+	e.each(ctx, len(items), func(ctx context.Context, i int) {
+		results[i] = e.one(ctx, items[i], dryRun)
+	})
+	if !dryRun {
+		e.superseded(ctx, items, results)
+	}
+	return Report{Results: results}
+}
+
+// each runs f for 0..n-1, at most Parallel at once, and waits for all.
+func (e *Engine) each(ctx context.Context, n int, f func(ctx context.Context, i int)) {
+	var g errgroup.Group
+	g.SetLimit(e.Parallel)
+	for i := range n {
+		g.Go(func() error {
+			f(ctx, i)
+			return nil
+		})
+	}
+	g.Wait()
+}
+
+func (e *Engine) one(ctx context.Context, it Item, dryRun bool) Result {
+	start := e.Now()
+	env := it.Environment
+	r := Result{Environment: env.Name, Tier: env.Tier, Tenant: env.Tenant, Service: it.Service.Name, Target: env.Target.Kind(),
+		ToDigest: it.Digest.String(), ToCommit: it.Commit, FromDigests: []string{}}
+	done := func(o Outcome, reason string) Result {
+		r.Outcome, r.Reason, r.Seconds = o, reason, e.Now().Sub(start).Seconds()
+		e.emit(Event{Environment: env.Name, Service: it.Service.Name, Phase: PhaseDone, Outcome: o, Message: reason, Elapsed: e.Now().Sub(start)})
+		return r
+	}
+	tg, err := e.Target(env)
+	if err != nil {
+		return done(Failed, fmt.Sprintf("target: %v", err))
+	}
+	e.emit(Event{Environment: env.Name, Service: it.Service.Name, Phase: PhaseObserving})
+	before, err := tg.Observe(ctx, env, it.Service)
+	if err != nil {
+		if dryRun {
+			return done(Planned, fmt.Sprintf("cannot observe: %v", err))
+		}
+		e.Log.Warn("observing before deploy", "environment", env.Name, "err", err)
+	}
+	for _, d := range before.Running {
+		r.FromDigests = append(r.FromDigests, d.String())
+	}
+	if len(before.Running) > 0 && e.Commit != nil {
+		r.FromCommit = e.Commit(ctx, it.Service, before.Running[0])
+	}
+	r.URL = before.URL
+	if dryRun {
+		if before.RunsOnly(it.Digest) {
+			return done(Planned, "already runs it")
+		}
+		return done(Planned, "")
+	}
+	if before.RunsOnly(it.Digest) {
+		return done(Verified, "already running")
+	}
+	rctx, cancel := context.WithTimeout(ctx, e.Timeout)
+	defer cancel()
+	e.emit(Event{Environment: env.Name, Service: it.Service.Name, Phase: PhaseDeploying, Elapsed: e.Now().Sub(start)})
+	err = tg.Deploy(rctx, target.Deployment{Environment: env, Service: it.Service, Image: it.Repository + "@" + it.Digest.String(),
+		Repository: it.Repository, Tag: it.Tag, Digest: it.Digest, Commit: it.Commit})
+	if err != nil {
+		if errors.Is(rctx.Err(), context.DeadlineExceeded) {
+			return done(TimedOut, fmt.Sprintf("deploy did not finish within %s: %v", e.Timeout, err))
+		}
+		return done(Failed, err.Error())
+	}
+	o, reason, url := e.wait(rctx, tg, it, start)
+	if url != "" {
+		r.URL = url
+	}
+	return done(o, reason)
+}
+
+// wait observes until the platform runs exactly the digest, reports a
+// failure, settles on another digest, or the rollout times out.
+func (e *Engine) wait(ctx context.Context, tg target.Target, it Item, start time.Time) (Outcome, string, string) {
+	env := it.Environment
+	poll := e.Poll
+	other := 0
+	var last target.Observation
+	var lastErr error
+	for {
+		obs, err := tg.Observe(ctx, env, it.Service)
+		switch {
+		case err != nil:
+			lastErr = err
+		case obs.RunsOnly(it.Digest):
+			return Verified, "", obs.URL
+		case obs.State == target.Failed:
+			return Failed, nonEmpty(obs.Reason, "the platform reports the rollout failed"), obs.URL
+		case obs.State == target.Running:
+			last, lastErr = obs, nil
+			if other++; other >= e.Settle {
+				return NotVerified, fmt.Sprintf("the platform runs %s, not %s", digests(obs.Running), short(it.Digest.String())), obs.URL
+			}
+		default:
+			last, lastErr, other = obs, nil, 0
+		}
+		e.emit(Event{Environment: env.Name, Service: it.Service.Name, Phase: PhaseWaiting, Message: string(last.State), Elapsed: e.Now().Sub(start)})
+		if err := e.Sleep(ctx, poll); err != nil {
+			reason := fmt.Sprintf("not converged within %s", e.Timeout)
+			if lastErr != nil {
+				reason += fmt.Sprintf("; last observation failed: %v", lastErr)
+			} else if last.State != "" {
+				reason += fmt.Sprintf("; last seen %s running %s", last.State, digests(last.Running))
+				if last.Reason != "" {
+					reason += ": " + last.Reason
+				}
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				return TimedOut, reason, last.URL
+			}
+			return Failed, fmt.Sprintf("interrupted: %v", err), last.URL
+		}
+		poll = min(poll+poll/2, e.MaxPoll)
+	}
+}
+
+// superseded re-reads each service's tag after deploying. When another
+// promotion moved it, this promotion's environments are reported as
+// superseded and left on (or brought to) the digest the tag points to now:
+// the registry says what should run, so racing promotions converge on the
+// last one.
+func (e *Engine) superseded(ctx context.Context, items []Item, results []Result) {
+	if e.Current == nil {
+		return
+	}
+	now := map[string]v1.Hash{}
+	commits := map[string]string{}
+	for _, it := range items {
+		if _, seen := now[it.Service.Name]; seen {
+			continue
+		}
+		d, c, err := e.Current(ctx, it.Service)
+		if err != nil {
+			e.Log.Warn("re-reading the tier's tag", "service", it.Service.Name, "err", err)
+			d = it.Digest
+		}
+		now[it.Service.Name], commits[it.Service.Name] = d, c
+	}
+	var redo []int
+	for i, it := range items {
+		if now[it.Service.Name] != it.Digest {
+			redo = append(redo, i)
+		}
+	}
+	if len(redo) == 0 {
+		return
+	}
+	e.each(ctx, len(redo), func(ctx context.Context, k int) {
+		i := redo[k]
+		it := items[i]
+		winner := it
+		winner.Digest, winner.Commit = now[it.Service.Name], commits[it.Service.Name]
+		res := e.one(ctx, winner, false)
+		r := &results[i]
+		r.Outcome = Superseded
+		r.Reason = fmt.Sprintf("another promotion moved %s to %s meanwhile; left on it (%s)", it.Tag, nonEmpty(short(winner.Commit), short(winner.Digest.String())), res.Outcome)
+		if res.Outcome != Verified {
+			r.Reason += ": " + res.Reason
+		}
+	})
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func short(s string) string {
+	if _, hex, ok := strings.Cut(s, ":"); ok {
+		return s[:len(s)-len(hex)] + hex[:min(12, len(hex))]
+	}
+	return s[:min(12, len(s))]
+}
+
+func digests(ds []v1.Hash) string {
+	if len(ds) == 0 {
+		return "nothing"
+	}
+	var out []string
+	for _, d := range ds {
+		out = append(out, short(d.String()))
+	}
+	return strings.Join(out, ", ")
+}

@@ -1,0 +1,262 @@
+package deploy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/tierdeploy/tier/config"
+	"github.com/tierdeploy/tier/deploy"
+	"github.com/tierdeploy/tier/target"
+	"github.com/tierdeploy/tier/target/targettest"
+)
+
+var (
+	old  = targettest.Hash("old")
+	newD = targettest.Hash("new")
+	api  = config.Service{Name: "api", Repository: "api"}
+)
+
+func env(name, tenant string) config.Environment {
+	return config.Environment{Name: name, Tier: "dev", Tenant: tenant, Target: config.Target{Local: &config.Local{Port: 1}}}
+}
+
+func items(digest v1.Hash, names ...string) []deploy.Item {
+	var out []deploy.Item
+	for _, n := range names {
+		tenant := "default"
+		if strings.HasPrefix(n, "mb-") {
+			tenant = "mb"
+		}
+		out = append(out, deploy.Item{Environment: env(n, tenant), Service: api, Repository: "127.0.0.1:5000/api", Tag: "dev", Digest: digest, Commit: "c0ffee"})
+	}
+	return out
+}
+
+func engine(tg *targettest.Target) *deploy.Engine {
+	return &deploy.Engine{
+		Target:  func(config.Environment) (target.Target, error) { return tg, nil },
+		Poll:    5 * time.Millisecond,
+		MaxPoll: 20 * time.Millisecond,
+		Timeout: 2 * time.Second,
+	}
+}
+
+func outcomes(r deploy.Report) map[string]deploy.Result {
+	out := map[string]deploy.Result{}
+	for _, x := range r.Results {
+		out[x.Environment] = x
+	}
+	return out
+}
+
+func TestRun(t *testing.T) {
+	fast := targettest.Script{Latency: time.Millisecond, ConvergeAfter: 20 * time.Millisecond}
+	tests := []struct {
+		name    string
+		scripts map[string]targettest.Script
+		timeout time.Duration
+		want    map[string]deploy.Outcome
+		reasons map[string]string
+		verdict deploy.Verdict
+	}{
+		{
+			name:    "all succeed",
+			scripts: map[string]targettest.Script{"dev": fast, "mb-dev": fast},
+			want:    map[string]deploy.Outcome{"dev": deploy.Verified, "mb-dev": deploy.Verified},
+			verdict: deploy.Done,
+		},
+		{
+			name:    "one fails, the other is verified",
+			scripts: map[string]targettest.Script{"dev": fast, "mb-dev": {DeployErr: errors.New("AccessDeniedException: not authorized to perform ecs:UpdateService")}},
+			want:    map[string]deploy.Outcome{"dev": deploy.Verified, "mb-dev": deploy.Failed},
+			reasons: map[string]string{"mb-dev": "AccessDeniedException"},
+			verdict: deploy.Partial,
+		},
+		{
+			name:    "never converges",
+			scripts: map[string]targettest.Script{"dev": {Never: true}},
+			timeout: 150 * time.Millisecond,
+			want:    map[string]deploy.Outcome{"dev": deploy.TimedOut},
+			reasons: map[string]string{"dev": "not converged within 150ms; last seen deploying"},
+			verdict: deploy.FailedAll,
+		},
+		{
+			name:    "platform runs another digest",
+			scripts: map[string]targettest.Script{"dev": {ConvergeAfter: time.Millisecond, Reports: ptr(targettest.Hash("other"))}},
+			want:    map[string]deploy.Outcome{"dev": deploy.NotVerified},
+			reasons: map[string]string{"dev": "the platform runs " + targettest.Hash("other").String()[:19]},
+			verdict: deploy.FailedAll,
+		},
+		{
+			name:    "platform rolls back",
+			scripts: map[string]targettest.Script{"dev": {ConvergeAfter: time.Millisecond, RollBack: "circuit breaker: tasks failed to start"}, "mb-dev": fast},
+			want:    map[string]deploy.Outcome{"dev": deploy.Failed, "mb-dev": deploy.Verified},
+			reasons: map[string]string{"dev": "circuit breaker"},
+			verdict: deploy.Partial,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := targettest.New()
+			var names []string
+			for n, s := range tc.scripts {
+				tg.Set(n, s, old)
+				names = append(names, n)
+			}
+			e := engine(tg)
+			if tc.timeout > 0 {
+				e.Timeout = tc.timeout
+			}
+			rep := e.Run(context.Background(), items(newD, names...), false)
+			got := outcomes(rep)
+			for n, want := range tc.want {
+				if got[n].Outcome != want {
+					t.Errorf("Run() %s = %s (%s), want %s", n, got[n].Outcome, got[n].Reason, want)
+				}
+				if w := tc.reasons[n]; !strings.Contains(got[n].Reason, w) {
+					t.Errorf("Run() %s reason = %q, want it to contain %q", n, got[n].Reason, w)
+				}
+				if len(got[n].FromDigests) != 1 || got[n].FromDigests[0] != old.String() {
+					t.Errorf("Run() %s from = %v, want [%s]", n, got[n].FromDigests, old)
+				}
+			}
+			if v := rep.Verdict(); v != tc.verdict {
+				t.Errorf("Verdict() = %d, want %d", v, tc.verdict)
+			}
+			// Verified means the platform runs exactly the digest.
+			for n, r := range got {
+				run := tg.Running(n)
+				if r.Outcome == deploy.Verified && (len(run) != 1 || run[0] != newD) {
+					t.Errorf("%s verified but runs %v", n, run)
+				}
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestRunIsIdempotent(t *testing.T) {
+	tg := targettest.New()
+	tg.Set("dev", targettest.Script{}, newD)
+	tg.Set("mb-dev", targettest.Script{}, old)
+	rep := engine(tg).Run(context.Background(), items(newD, "dev", "mb-dev"), false)
+	if rep.Verdict() != deploy.Done {
+		t.Fatalf("Run() = %+v, want all verified", rep)
+	}
+	if got := tg.Deploys(); len(got) != 1 || !strings.HasPrefix(got[0], "mb-dev/api@") {
+		t.Errorf("deploys = %v, want only mb-dev (dev already runs the digest)", got)
+	}
+	if r := outcomes(rep)["dev"]; r.Reason != "already running" {
+		t.Errorf("dev reason = %q, want already running", r.Reason)
+	}
+	rep = engine(tg).Run(context.Background(), items(newD, "dev", "mb-dev"), false)
+	if rep.Verdict() != deploy.Done || len(tg.Deploys()) != 1 {
+		t.Errorf("second Run() deployed again: %v", tg.Deploys())
+	}
+}
+
+func TestRunDryRunDeploysNothing(t *testing.T) {
+	tg := targettest.New()
+	tg.Set("dev", targettest.Script{}, old)
+	tg.Set("mb-dev", targettest.Script{})
+	rep := engine(tg).Run(context.Background(), items(newD, "dev", "mb-dev"), true)
+	got := outcomes(rep)
+	if got["dev"].Outcome != deploy.Planned || got["dev"].FromDigests[0] != old.String() || got["dev"].ToDigest != newD.String() {
+		t.Errorf("dry run dev = %+v, want planned from %s to %s", got["dev"], old, newD)
+	}
+	if got["mb-dev"].Outcome != deploy.Planned || len(got["mb-dev"].FromDigests) != 0 {
+		t.Errorf("dry run mb-dev = %+v, want planned from nothing", got["mb-dev"])
+	}
+	if d := tg.Deploys(); len(d) != 0 {
+		t.Errorf("dry run deployed %v", d)
+	}
+}
+
+func TestRunBoundsParallelism(t *testing.T) {
+	tg := targettest.New()
+	var names []string
+	for i := range 8 {
+		n := fmt.Sprintf("env%d", i)
+		tg.Set(n, targettest.Script{Latency: 20 * time.Millisecond}, old)
+		names = append(names, n)
+	}
+	e := engine(tg)
+	e.Parallel = 3
+	if rep := e.Run(context.Background(), items(newD, names...), false); rep.Verdict() != deploy.Done {
+		t.Fatalf("Run() = %+v", rep)
+	}
+	if tg.MaxActive > 3 || tg.MaxActive < 2 {
+		t.Errorf("deploys in flight at once = %d, want 2..3 with Parallel 3", tg.MaxActive)
+	}
+}
+
+// Two promotions race on one tier: the tag ends on B; every environment
+// ends on B; the promotion of A reports superseded, B's verified.
+func TestRunRacingPromotions(t *testing.T) {
+	a, b := targettest.Hash("A"), targettest.Hash("B")
+	tg := targettest.New()
+	names := []string{"dev", "mb-dev", "dev-eu"}
+	for _, n := range names {
+		tg.Set(n, targettest.Script{Latency: 5 * time.Millisecond, ConvergeAfter: 30 * time.Millisecond}, old)
+	}
+	var mu sync.Mutex
+	tag := a // promotion A moved the tag first...
+	current := func(context.Context, config.Service) (v1.Hash, string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return tag, "commit-of-tag", nil
+	}
+	ea, eb := engine(tg), engine(tg)
+	ea.Current, eb.Current = current, current
+	var ra, rb deploy.Report
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); ra = ea.Run(context.Background(), items(a, names...), false) }()
+	time.Sleep(10 * time.Millisecond)
+	mu.Lock()
+	tag = b // ...then B moved it while A was deploying.
+	mu.Unlock()
+	go func() { defer wg.Done(); rb = eb.Run(context.Background(), items(b, names...), false) }()
+	wg.Wait()
+	for _, r := range ra.Results {
+		if r.Outcome != deploy.Superseded || !strings.Contains(r.Reason, "another promotion moved dev") {
+			t.Errorf("promotion A %s = %s (%s), want superseded", r.Environment, r.Outcome, r.Reason)
+		}
+	}
+	for _, r := range rb.Results {
+		if r.Outcome != deploy.Verified {
+			t.Errorf("promotion B %s = %s (%s), want verified", r.Environment, r.Outcome, r.Reason)
+		}
+	}
+	for _, n := range names {
+		if run := tg.Running(n); len(run) != 1 || run[0] != b {
+			t.Errorf("%s runs %v after the race, want [%s]", n, run, b)
+		}
+	}
+	if ra.Verdict() != deploy.Partial {
+		t.Errorf("promotion A verdict = %d, want Partial (superseded is not done)", ra.Verdict())
+	}
+}
+
+func TestRunTargetErrors(t *testing.T) {
+	tg := targettest.New()
+	tg.Set("dev", targettest.Script{}, old)
+	e := engine(tg)
+	e.Target = func(env config.Environment) (target.Target, error) {
+		if env.Name == "mb-dev" {
+			return nil, errors.New("no credentials for profile mb-dev")
+		}
+		return tg, nil
+	}
+	got := outcomes(e.Run(context.Background(), items(newD, "dev", "mb-dev"), false))
+	if got["dev"].Outcome != deploy.Verified || got["mb-dev"].Outcome != deploy.Failed || !strings.Contains(got["mb-dev"].Reason, "no credentials") {
+		t.Errorf("Run() = dev %s, mb-dev %s (%s); want verified and failed naming the credentials", got["dev"].Outcome, got["mb-dev"].Outcome, got["mb-dev"].Reason)
+	}
+}
