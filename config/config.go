@@ -173,3 +173,17 @@ func (c *Config) EnvironmentsOf(tier string) []Environment {
 	}
 	return out
 }
+
+// Runs reports whether the environment runs the named service: every
+// service unless its services list names some.
+func (e Environment) Runs(service string) bool {
+	if len(e.Services) == 0 {
+		return true
+	}
+	for _, s := range e.Services {
+		if s == service {
+			return true
+		}
+	}
+	return false
+}

@@ -1,26 +1,40 @@
 // Package demo runs the seed article's scenario end to end on the embedded
-// defaults: an embedded registry, three builds of a tiny app made without
-// Docker, and the tag moves of dev -> staging -> prod releases, a newer
-// build to dev, and a production rollback by date.
+// defaults: an embedded registry, three builds of a tiny web app made
+// without Docker, six environments (dev, mb-dev, staging, mb-staging, prod,
+// mb-prod) as local processes, and the promotions dev -> staging -> prod
+// release, then newer builds to dev and staging.
 package demo
 
 import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/config"
+	"github.com/tierdeploy/tier/deploy"
 	"github.com/tierdeploy/tier/embedded"
 	"github.com/tierdeploy/tier/promote"
 	"github.com/tierdeploy/tier/push"
 	"github.com/tierdeploy/tier/registry"
 	"github.com/tierdeploy/tier/status"
+	"github.com/tierdeploy/tier/target"
+	"github.com/tierdeploy/tier/target/local"
 )
 
 // Options configure a demo run.
@@ -28,24 +42,39 @@ type Options struct {
 	// Dir is the project directory; it gets a tier.yaml and .tier/. Empty
 	// means a temporary directory removed at the end.
 	Dir string
-	// Now is the real clock; the demo's release history is laid out over
-	// the two days before it.
+	// Once verifies every environment over HTTP, then stops everything and
+	// returns; otherwise Run serves until ctx ends.
+	Once bool
+	// App is the executable the demo images run as "<App> demo-app"; empty
+	// means this program.
+	App string
 	Now func() time.Time
 	Out io.Writer
+	Log *slog.Logger
+	// Ready, when set, is called with the result once every environment is
+	// up, before serving.
+	Ready func(Result)
 }
 
 // Build is one version of the demo app.
 type Build struct {
-	Version string
-	Commit  string
-	Digest  string
+	Version string `json:"version"`
+	Commit  string `json:"commit"`
+	Digest  string `json:"digest"`
 }
 
-// Result is what the demo did, for tests and for the final summary.
+// Result is what the demo did.
 type Result struct {
 	Dir    string
 	Builds []Build
-	Status status.Report
+	Grid   status.Grid
+}
+
+// envs are the seed's six environments.
+var envs = []struct{ name, tier, tenant string }{
+	{"dev", "dev", "default"}, {"mb-dev", "dev", "mb"},
+	{"staging", "staging", "default"}, {"mb-staging", "staging", "mb"},
+	{"prod", "prod", "default"}, {"mb-prod", "prod", "mb"},
 }
 
 // commitOf makes a stable, commit-shaped hash for a demo version.
@@ -55,14 +84,23 @@ func commitOf(version string) string {
 }
 
 // Run plays the scenario and prints each step to o.Out.
-func Run(ctx context.Context, o Options) (Result, error) {
+func Run(ctx context.Context, o Options) (res Result, err error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	res := Result{Dir: o.Dir}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.App == "" {
+		if o.App, err = os.Executable(); err != nil {
+			return res, err
+		}
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(o.Out, format+"\n", args...) }
+	res.Dir = o.Dir
 	if o.Dir == "" {
 		dir, err := os.MkdirTemp("", "tier-demo-")
 		if err != nil {
@@ -71,18 +109,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		defer os.RemoveAll(dir)
 		res.Dir = dir
 	}
-	cfgPath := filepath.Join(res.Dir, config.DefaultFile)
-	if err := config.WriteSample(cfgPath, true); err != nil {
-		return res, err
-	}
-	cfg, err := config.Load(cfgPath)
+	cfg, err := writeConfig(res.Dir)
 	if err != nil {
 		return res, err
 	}
-	say := func(format string, args ...any) { fmt.Fprintf(o.Out, format+"\n", args...) }
-	say("tier demo: the seed's method on the embedded registry (project %s)", res.Dir)
+	say("tier demo: the seed's method on the embedded defaults (project %s)", res.Dir)
 
-	addr, release, err := embedded.Open(ctx, filepath.Join(cfg.StatePath(), "registry"), nil)
+	regDir := filepath.Join(cfg.StatePath(), "registry")
+	addr, release, err := embedded.Open(ctx, regDir, o.Log)
 	if err != nil {
 		return res, err
 	}
@@ -91,88 +125,242 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	say("embedded registry on %s, storage %s", addr, filepath.Join(cfg.StatePath(), "registry"))
+	say("embedded registry on %s, storage %s", addr, regDir)
+
+	loc := local.New(local.Options{Dir: filepath.Join(cfg.StatePath(), "local"), Registry: reg, Log: o.Log})
+	// Whatever happens, stop what the demo started.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		for _, e := range cfg.Environments {
+			for _, s := range cfg.Services {
+				if serr := loc.Stop(sctx, e, s); serr != nil {
+					err = errors.Join(err, serr)
+				}
+			}
+		}
+		say("stopped the demo's processes")
+	}()
 
 	// 1. Every build is pushed once, tagged with its commit.
-	now := o.Now().UTC().Truncate(time.Second)
-	for i, v := range []string{"v1", "v2", "v3"} {
-		files := filepath.Join(res.Dir, "build-"+v)
-		if err := os.MkdirAll(files, 0o755); err != nil {
-			return res, err
-		}
-		page := fmt.Sprintf("<h1>demo api %s</h1>\n", v)
-		if err := os.WriteFile(filepath.Join(files, "index.html"), []byte(page), 0o644); err != nil {
-			return res, err
-		}
-		created := now.Add(time.Duration(i-3) * 24 * time.Hour)
-		l := &push.Loader{Files: push.FilesOptions{Entrypoint: []string{"/bin/api"}, Env: []string{"VERSION=" + v}, Created: created}}
-		img, _, err := l.Load(ctx, files)
-		if err != nil {
-			return res, err
-		}
-		p, err := push.Push(ctx, reg, img, push.Request{Repository: "api", Commit: commitOf(v), Created: created})
-		if err != nil {
-			return res, err
-		}
-		res.Builds = append(res.Builds, Build{Version: v, Commit: p.Commit, Digest: p.Digest.String()})
-		say("push     api %s  -> %s  (%s)", v, p.Ref, short(p.Digest.String()))
+	if res.Builds, err = pushBuilds(ctx, reg, res.Dir, o.App, o.Now()); err != nil {
+		return res, err
+	}
+	for _, b := range res.Builds {
+		say("push     api %s as api:%s  (%s)", b.Version, b.Commit[:12], b.Digest[:19])
 	}
 
-	clock := now.Add(-48 * time.Hour)
-	pr := &promote.Promoter{Config: cfg, Now: func() time.Time { return clock }}
-	step := func(label string, f func() ([]promote.Result, error)) error {
+	// 2. Promote through the tiers, deploying each tier's environments.
+	pr := &promote.Promoter{Config: cfg, Now: o.Now}
+	eng := &deploy.Engine{
+		Target: func(config.Environment) (target.Target, error) { return loc, nil },
+		Poll:   50 * time.Millisecond,
+		Log:    o.Log,
+	}
+	steps := []promote.Request{
+		{Tier: "dev", Commit: commitOf("v1")[:7]},
+		{Tier: "staging"},
+		{Tier: "prod"},
+		{Tier: "dev", Commit: commitOf("v2")[:7]},
+		{Tier: "staging"},
+		{Tier: "dev", Commit: commitOf("v3")[:7]},
+	}
+	for _, req := range steps {
 		pr.Catalog = catalog.New(reg)
-		rs, err := f()
+		rs, err := pr.Promote(ctx, req)
 		if err != nil {
-			return fmt.Errorf("%s: %w", label, err)
+			return res, fmt.Errorf("promote %s: %w", req.Tier, err)
 		}
+		var its []deploy.Item
 		for _, r := range rs {
-			say("%-8s %-7s %-24s -> %s (commit %s) %s", label, r.Tier, r.Tag, short(r.Digest), r.Commit[:7], r.Status)
+			d, _ := v1.NewHash(r.Digest)
+			svc, _ := cfg.Service(r.Service)
+			for _, e := range cfg.EnvironmentsOf(r.Tier) {
+				its = append(its, deploy.Item{Environment: e, Service: svc, Repository: r.Repository, Tag: r.Tag, Digest: d, Commit: r.Commit})
+			}
+			say("promote  %-8s %-22s -> %s %s", r.Tier, r.Tag, versionOf(res.Builds, r.Digest), r.Status)
 		}
-		return nil
-	}
-	// 2. Promote v1 up the ladder two days ago; 3. v2 a day later;
-	// then v3 reaches dev; then prod rolls back to what was live two days ago.
-	plan := []struct {
-		label string
-		at    time.Time
-		f     func() ([]promote.Result, error)
-	}{
-		{"promote", now.Add(-48 * time.Hour), func() ([]promote.Result, error) {
-			return pr.Promote(ctx, promote.Request{Tier: "dev", Commit: commitOf("v1")[:7]})
-		}},
-		{"promote", now.Add(-47 * time.Hour), func() ([]promote.Result, error) { return pr.Promote(ctx, promote.Request{Tier: "staging"}) }},
-		{"promote", now.Add(-46 * time.Hour), func() ([]promote.Result, error) { return pr.Promote(ctx, promote.Request{Tier: "prod"}) }},
-		{"promote", now.Add(-24 * time.Hour), func() ([]promote.Result, error) {
-			return pr.Promote(ctx, promote.Request{Tier: "dev", Commit: commitOf("v2")[:7]})
-		}},
-		{"promote", now.Add(-23 * time.Hour), func() ([]promote.Result, error) { return pr.Promote(ctx, promote.Request{Tier: "staging"}) }},
-		{"promote", now.Add(-22 * time.Hour), func() ([]promote.Result, error) { return pr.Promote(ctx, promote.Request{Tier: "prod"}) }},
-		{"promote", now.Add(-time.Hour), func() ([]promote.Result, error) {
-			return pr.Promote(ctx, promote.Request{Tier: "dev", Commit: commitOf("v3")[:7]})
-		}},
-		{"rollback", now, func() ([]promote.Result, error) {
-			return pr.Rollback(ctx, promote.RollbackRequest{Tier: "prod", To: now.Add(-46 * time.Hour).Format(time.RFC3339)})
-		}},
-	}
-	for _, s := range plan {
-		clock = s.at
-		if err := step(s.label, s.f); err != nil {
-			return res, err
+		rep := eng.Run(ctx, its, false)
+		for _, r := range rep.Results {
+			say("  deploy %-11s %-9s %.1fs %s", r.Environment, r.Outcome, r.Seconds, r.Reason)
+		}
+		if rep.Verdict() != deploy.Done {
+			return res, fmt.Errorf("promote %s: not every environment was verified", req.Tier)
 		}
 	}
-	res.Status, err = status.Registry(ctx, cfg, catalog.New(reg), status.Options{Now: now})
+
+	// 3. What is deployed where.
+	res.Grid, err = status.Environments(ctx, cfg, catalog.New(reg), func(config.Environment) (target.Target, error) { return loc, nil }, status.Options{Now: o.Now()})
 	if err != nil {
 		return res, err
 	}
 	say("")
-	say("what each tier points to now (tier status):")
-	for _, t := range res.Status.Tiers {
-		say("  %-8s %-24s commit %s  %s", t.Tier, t.Tag, t.Commit[:7], versionOf(res.Builds, t.Digest))
+	say("%-8s %-18s %-18s %-18s", "api", "DEV", "STAGING", "PROD")
+	for _, tenant := range []string{"default", "mb"} {
+		row := fmt.Sprintf("%-8s", tenant)
+		for _, tier := range []string{"dev", "staging", "prod"} {
+			for _, e := range res.Grid.Environments {
+				if e.Tenant == tenant && e.Tier == tier {
+					row += fmt.Sprintf(" %-18s", versionOf(res.Builds, first(e.RunningDigests))+" "+string(e.State))
+				}
+			}
+		}
+		say("%s", row)
 	}
 	say("")
-	say("no environment was deployed: this version of tier moves registry tags only.")
+	for _, e := range res.Grid.Environments {
+		say("  %-11s %s", e.Name, e.URL)
+	}
+	if o.Once {
+		if err := verify(ctx, res); err != nil {
+			return res, err
+		}
+		say("")
+		say("verified over HTTP: every environment serves the version its tier points to")
+		return res, nil
+	}
+	if o.Ready != nil {
+		o.Ready(res)
+	}
+	say("")
+	say("serving until interrupted (Ctrl-C); in another shell: tier --config %s status", filepath.Join(res.Dir, config.DefaultFile))
+	<-ctx.Done()
 	return res, nil
+}
+
+// writeConfig writes the demo's tier.yaml with six local environments on
+// free ports.
+func writeConfig(dir string) (*config.Config, error) {
+	y := "# tier demo: the seed's six environments as local processes.\nservices:\n  api: {repository: api}\n" +
+		"tiers:\n  - {name: dev, tag: dev}\n  - {name: staging, tag: staging, from: dev}\n  - {name: prod, release: true, from: staging}\n" +
+		"environments:\n"
+	for _, e := range envs {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		y += fmt.Sprintf("  %s: {tier: %s, tenant: %s, local: {port: %d, health: /healthz}}\n", e.name, e.tier, e.tenant, port)
+	}
+	path := filepath.Join(dir, config.DefaultFile)
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+		return nil, err
+	}
+	return config.Load(path)
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// pushBuilds makes three versions of the demo app: one layer holding the
+// app (this executable) shared by all, one layer per version, and pushes
+// each as api:<commit>.
+func pushBuilds(ctx context.Context, reg *registry.Client, dir, app string, now time.Time) ([]Build, error) {
+	created := now.UTC().Truncate(time.Second)
+	appDir := filepath.Join(dir, "build", "app")
+	if err := os.MkdirAll(filepath.Join(appDir, "app"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := copyFile(app, filepath.Join(appDir, "app", "tier"), 0o755); err != nil {
+		return nil, err
+	}
+	appLayer, err := push.DirLayer(appDir, time.Unix(0, 0))
+	if err != nil {
+		return nil, err
+	}
+	var out []Build
+	for _, v := range []string{"v1", "v2", "v3"} {
+		vdir := filepath.Join(dir, "build", v)
+		if err := os.MkdirAll(filepath.Join(vdir, "app"), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(vdir, "app", "VERSION"), []byte(v+"\n"), 0o644); err != nil {
+			return nil, err
+		}
+		vl, err := push.DirLayer(vdir, time.Unix(0, 0))
+		if err != nil {
+			return nil, err
+		}
+		img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), appLayer, vl)
+		if err != nil {
+			return nil, err
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, err
+		}
+		cf = cf.DeepCopy()
+		cf.OS, cf.Architecture = "linux", runtime.GOARCH
+		cf.Config.Entrypoint = []string{"/app/tier", "demo-app"}
+		cf.Config.Env = []string{"VERSION=" + v}
+		cf.Config.WorkingDir = "/app"
+		cf.Created = v1.Time{Time: created}
+		if img, err = mutate.ConfigFile(img, cf); err != nil {
+			return nil, err
+		}
+		p, err := push.Push(ctx, reg, img, push.Request{Repository: "api", Commit: commitOf(v), Created: created})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Build{Version: v, Commit: p.Commit, Digest: p.Digest.String()})
+	}
+	return out, nil
+}
+
+func copyFile(from, to string, mode os.FileMode) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// verify asks every environment over HTTP what it serves and checks it is
+// the build its tier points to, for the right environment.
+func verify(ctx context.Context, res Result) error {
+	want := map[string]string{"dev": "v3", "staging": "v2", "prod": "v1"}
+	var errs []error
+	for _, e := range res.Grid.Environments {
+		info, err := fetchInfo(ctx, e.URL)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", e.Name, err))
+		case info.Version != want[e.Tier] || info.Environment != e.Name || info.Digest != e.DesiredDigest || e.State != status.InSync:
+			errs = append(errs, fmt.Errorf("%s serves %+v (state %s), want %s of %s", e.Name, info, e.State, want[e.Tier], e.DesiredDigest))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func fetchInfo(ctx context.Context, url string) (AppInfo, error) {
+	var info AppInfo
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"version", nil)
+	if err != nil {
+		return info, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return info, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return info, fmt.Errorf("GET %sversion: %s", url, resp.Status)
+	}
+	return info, json.NewDecoder(resp.Body).Decode(&info)
 }
 
 func versionOf(builds []Build, digest string) string {
@@ -181,12 +369,12 @@ func versionOf(builds []Build, digest string) string {
 			return b.Version
 		}
 	}
-	return "?"
+	return "-"
 }
 
-func short(d string) string {
-	if len(d) > 19 {
-		return d[:19]
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
 	}
-	return d
+	return s[0]
 }

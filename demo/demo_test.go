@@ -3,38 +3,58 @@ package demo
 import (
 	"bytes"
 	"context"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tierdeploy/tier/status"
 )
 
-func TestRun(t *testing.T) {
-	now := time.Date(2020, 11, 14, 10, 30, 0, 0, time.UTC)
-	var out bytes.Buffer
-	res, err := Run(context.Background(), Options{Dir: t.TempDir(), Now: func() time.Time { return now }, Out: &out})
-	if err != nil {
-		t.Fatalf("Run() error = %v\n%s", err, out.String())
-	}
-	want := map[string]struct {
-		version, tag string
-		releases     int
-	}{
-		"dev":     {"v3", "dev", 0},
-		"staging": {"v2", "staging", 0},
-		"prod":    {"v1", "prod-20201114T103000Z", 3},
-	}
-	if len(res.Status.Tiers) != 3 {
-		t.Fatalf("status rows = %d, want 3", len(res.Status.Tiers))
-	}
-	for _, row := range res.Status.Tiers {
-		w := want[row.Tier]
-		if got := versionOf(res.Builds, row.Digest); got != w.version || row.Tag != w.tag || row.Releases != w.releases {
-			t.Errorf("tier %s = %s at %s with %d releases, want %s at %s with %d", row.Tier, got, row.Tag, row.Releases, w.version, w.tag, w.releases)
+// TestMain lets the test binary serve as the demo app inside the demo's
+// images, as the tier binary does with "tier demo-app".
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "demo-app" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+		err := App(ctx)
+		stop()
+		if err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
 		}
+		os.Exit(0)
 	}
-	for _, s := range []string{"prod-20201112T123000Z", "prod-20201113T123000Z", "rollback prod", "no environment was deployed"} {
-		if !strings.Contains(out.String(), s) {
-			t.Errorf("demo output does not mention %q:\n%s", s, out.String())
+	os.Exit(m.Run())
+}
+
+func TestRunOnce(t *testing.T) {
+	for run := 1; run <= 2; run++ { // a second run works too
+		var out bytes.Buffer
+		res, err := Run(context.Background(), Options{Once: true, Out: &out, Now: time.Now})
+		if err != nil {
+			t.Fatalf("run %d: Run(once) error = %v\n%s", run, err, out.String())
+		}
+		want := map[string]string{"dev": "v3", "mb-dev": "v3", "staging": "v2", "mb-staging": "v2", "prod": "v1", "mb-prod": "v1"}
+		if len(res.Grid.Environments) != len(want) {
+			t.Fatalf("run %d: %d environments, want %d", run, len(res.Grid.Environments), len(want))
+		}
+		for _, e := range res.Grid.Environments {
+			if got := versionOf(res.Builds, first(e.RunningDigests)); got != want[e.Name] || e.State != status.InSync {
+				t.Errorf("run %d: %s runs %s (%s), want %s in-sync", run, e.Name, got, e.State, want[e.Name])
+			}
+		}
+		for _, s := range []string{"verified over HTTP", "stopped the demo's processes", "prod-"} {
+			if !strings.Contains(out.String(), s) {
+				t.Errorf("run %d: output does not mention %q:\n%s", run, s, out.String())
+			}
+		}
+		// Everything the demo started is stopped: nothing answers any more.
+		for _, e := range res.Grid.Environments {
+			if _, err := fetchInfo(context.Background(), e.URL); err == nil {
+				t.Errorf("run %d: %s still answers at %s after the demo ended", run, e.Name, e.URL)
+			}
 		}
 	}
 }

@@ -7,6 +7,7 @@ package push
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -153,13 +154,7 @@ func (l *Loader) files(ctx context.Context, dir string) (v1.Image, error) {
 		}
 		base = img
 	}
-	data, err := tarDir(dir, o.Created)
-	if err != nil {
-		return nil, fmt.Errorf("%w: packing %s: %v", ErrSource, dir, err)
-	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(data)), nil
-	}, tarball.WithMediaType(types.OCILayer))
+	layer, err := DirLayer(dir, o.Created)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +190,19 @@ func (l *Loader) files(ctx context.Context, dir string) (v1.Image, error) {
 		img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	}
 	return img, nil
+}
+
+// DirLayer packs the files under dir into one uncompressed OCI layer, with
+// every file stamped mtime and owned by root, so the same files always give
+// the same layer digest.
+func DirLayer(dir string, mtime time.Time) (v1.Layer, error) {
+	data, err := tarDir(dir, mtime)
+	if err != nil {
+		return nil, fmt.Errorf("%w: packing %s: %v", ErrSource, dir, err)
+	}
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}, tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(gzip.BestSpeed))
 }
 
 // tarDir packs dir into an uncompressed tar with sorted entries, root

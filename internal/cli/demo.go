@@ -9,26 +9,39 @@ func (a *app) demoCmd() *cobra.Command {
 	var o demo.Options
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run the seed's scenario end to end on the embedded registry",
+		Short: "Run the seed's scenario end to end on the embedded defaults",
 		Long: `Play the seed article's method with nothing installed but Go: start the
-embedded registry, build three versions of a tiny app as images (no Docker),
-push each once tagged with its commit, promote dev -> staging -> prod (a
-timestamped release), promote a newer build, cut a second release, send the
-newest build to dev, then roll prod back to the release that was live two days
-ago, and print what every tier points to.
+embedded registry, build three versions of a tiny web app as images (no Docker,
+no network), configure dev, mb-dev, staging, mb-staging, prod and mb-prod as
+local processes, push each build once tagged with its commit, promote
+dev -> staging -> prod (a timestamped release), then newer builds to staging and
+dev, deploying every environment of each tier at once. It prints the grid and
+each environment's URL, then serves until interrupted and stops what it started.
 
-The release history is laid out over the two days before now so that the
-rollback by date has something to find. Without --dir the project lives in a
-temporary directory removed at the end.`,
+With --once it verifies every environment over HTTP instead, cleans up and
+exits 0. Without --dir the project lives in a temporary directory removed at
+the end.`,
 		Example: `  tier demo
+  tier demo --once                  # verify and exit (CI)
   tier demo --dir /tmp/tier-demo    # keep the project and its registry`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.Out, o.Now = a.stdout, a.now
+			o.Out, o.Now, o.Log = a.stdout, a.now, a.log
 			_, err := demo.Run(cmd.Context(), o)
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "project directory to keep (default: a temporary one)")
+	cmd.Flags().BoolVar(&o.Once, "once", false, "verify every environment over HTTP, clean up and exit")
 	return cmd
+}
+
+func (a *app) demoAppCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "demo-app",
+		Short:  "The demo's web app (run by the local target inside the demo images)",
+		Hidden: true,
+		Args:   args(cobra.NoArgs),
+		RunE:   func(cmd *cobra.Command, _ []string) error { return demo.App(cmd.Context()) },
+	}
 }

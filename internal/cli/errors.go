@@ -5,6 +5,7 @@ import (
 
 	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/config"
+	"github.com/tierdeploy/tier/deploy"
 	"github.com/tierdeploy/tier/embedded"
 	"github.com/tierdeploy/tier/promote"
 	"github.com/tierdeploy/tier/push"
@@ -28,6 +29,13 @@ var errUsage = errors.New("usage")
 func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
+	}
+	var de *deployError
+	if errors.As(err, &de) {
+		if de.verdict == deploy.FailedAll {
+			return ExitFailed
+		}
+		return ExitPartial
 	}
 	var nf *registry.NotFoundError
 	var locked *embedded.LockedError

@@ -1,19 +1,14 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 	"github.com/tierdeploy/tier/promote"
 )
 
-// notDeployed is said after every registry-only promotion, until tier
-// deploys environments itself.
-const notDeployed = "no environment was deployed: this version of tier moves registry tags only; environments that track the tag pick the build up on their next deploy"
-
 func (a *app) promoteCmd() *cobra.Command {
 	var req promote.Request
 	var service string
+	var df deployFlags
 	cmd := &cobra.Command{
 		Use:   "promote TIER",
 		Short: "Move TIER's tag to a build, or cut a release tag",
@@ -50,20 +45,22 @@ all are resolved before any tag moves.`,
 			if err != nil {
 				return err
 			}
-			return a.printResults(res, req.DryRun)
+			return a.deployAll(ctx, s, req.Tier, res, req.DryRun, df)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&service, "service", "", "promote only this service")
 	f.StringVar(&req.Commit, "commit", "", "the build's commit: a full hash or a unique prefix")
 	f.StringVar(&req.Digest, "digest", "", "the build's manifest digest (sha256:...)")
-	f.BoolVar(&req.DryRun, "dry-run", false, "print what would change and change nothing")
+	f.BoolVar(&req.DryRun, "dry-run", false, "print the plan (each environment: from which build to which) and change nothing")
+	df.register(cmd)
 	return cmd
 }
 
 func (a *app) rollbackCmd() *cobra.Command {
 	var req promote.RollbackRequest
 	var service string
+	var df deployFlags
 	cmd := &cobra.Command{
 		Use:   "rollback TIER",
 		Short: "Put TIER back on an earlier build",
@@ -98,35 +95,21 @@ For a mutable tier, --to COMMIT, --to sha256:DIGEST or --to TAG moves the tag ba
 			if err != nil {
 				return err
 			}
-			return a.printResults(res, req.DryRun)
+			return a.deployAll(ctx, s, req.Tier, res, req.DryRun, df)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&service, "service", "", "roll back only this service")
 	f.StringVar(&req.To, "to", "", "time, date, release tag, commit or digest to go back to")
-	f.BoolVar(&req.DryRun, "dry-run", false, "print what would change and change nothing")
+	f.BoolVar(&req.DryRun, "dry-run", false, "print the plan and change nothing")
+	df.register(cmd)
 	return cmd
 }
 
-func (a *app) printResults(res []promote.Result, dryRun bool) error {
-	note := notDeployed
-	if dryRun {
-		note = "dry run: nothing was changed"
-	}
-	if a.json() {
-		return a.writeJSON(struct {
-			Results  []promote.Result `json:"results"`
-			Deployed []string         `json:"deployed"`
-			Note     string           `json:"note"`
-		}{res, []string{}, note})
-	}
-	t := newTable(a.stdout, "SERVICE", "TIER", "TAG", "FROM", "TO", "COMMIT", "STATUS")
+func (a *app) printRegistryResults(res []promote.Result) error {
+	t := newTable(a.stdout, "SERVICE", "TIER", "TAG", "FROM", "TO", "COMMIT", "REGISTRY")
 	for _, r := range res {
 		t.row(r.Service, r.Tier, r.Tag, shortDigest(r.PreviousDigest), shortDigest(r.Digest), shortCommit(r.Commit), string(r.Status))
 	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	fmt.Fprintln(a.stdout, note)
-	return nil
+	return t.flush()
 }

@@ -95,7 +95,7 @@ invalid tag, build not found), 3 partly done.`,
 	f.StringVarP(&a.configPath, "config", "c", def, "configuration file (env TIER_CONFIG)")
 	f.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	f.BoolVarP(&a.verbose, "verbose", "v", false, "log progress and registry requests to stderr")
-	root.AddCommand(a.initCmd(), a.validateCmd(), a.registryCmd(), a.pushCmd(), a.promoteCmd(), a.rollbackCmd(), a.statusCmd(), a.demoCmd())
+	root.AddCommand(a.initCmd(), a.validateCmd(), a.registryCmd(), a.pushCmd(), a.promoteCmd(), a.rollbackCmd(), a.statusCmd(), a.demoCmd(), a.demoAppCmd())
 	return root
 }
 

@@ -1,0 +1,73 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"net"
+	"net/http"
+	"os"
+	"time"
+)
+
+// AppInfo is what the demo app says about itself.
+type AppInfo struct {
+	Version     string `json:"version"`
+	Commit      string `json:"commit"`
+	Environment string `json:"environment"`
+	Tier        string `json:"tier"`
+	Tenant      string `json:"tenant"`
+	Digest      string `json:"digest"`
+}
+
+func appInfo() AppInfo {
+	return AppInfo{
+		Version:     os.Getenv("VERSION"),
+		Commit:      os.Getenv("TIER_COMMIT"),
+		Environment: os.Getenv("TIER_ENVIRONMENT"),
+		Tier:        os.Getenv("TIER_TIER"),
+		Tenant:      os.Getenv("TIER_TENANT"),
+		Digest:      os.Getenv("TIER_DIGEST"),
+	}
+}
+
+// App is the tiny web app the demo ships as images: it listens on
+// 127.0.0.1:$PORT and shows its version, commit and environment, which the
+// local target passes in. GET /healthz answers ok; GET /version answers
+// JSON. It runs until ctx ends.
+func App(ctx context.Context) error {
+	port := os.Getenv("PORT")
+	if port == "" {
+		return errors.New("PORT is not set: the demo app is started by tier's local target")
+	}
+	info := appInfo()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(info)
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<!doctype html><title>api %s</title><h1>api %s</h1><p>environment <b>%s</b> (tier %s, tenant %s)<br>commit %s<br>image %s</p>\n",
+			html.EscapeString(info.Version), html.EscapeString(info.Version), html.EscapeString(info.Environment), html.EscapeString(info.Tier),
+			html.EscapeString(info.Tenant), html.EscapeString(info.Commit), html.EscapeString(info.Digest))
+	})
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/tierdeploy/tier/deploy"
+	"golang.org/x/term"
+)
+
+// progress shows each environment's rollout as it happens: on a terminal a
+// block of lines redrawn in place, otherwise one plain line per change.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	keys  []string
+	line  map[string]string
+	last  map[string]deploy.Phase
+	drawn int
+}
+
+func newProgress(w io.Writer, its []deploy.Item, _ bool) *progress {
+	p := &progress{w: w, line: map[string]string{}, last: map[string]deploy.Phase{}}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
+		p.tty = true
+	}
+	for _, it := range its {
+		k := it.Environment.Name + "/" + it.Service.Name
+		p.keys = append(p.keys, k)
+		p.line[k] = "queued"
+	}
+	return p
+}
+
+func (p *progress) event(ev deploy.Event) {
+	k := ev.Environment + "/" + ev.Service
+	text := string(ev.Phase)
+	switch {
+	case ev.Phase == deploy.PhaseDone:
+		text = string(ev.Outcome)
+		if ev.Message != "" {
+			text += ": " + ev.Message
+		}
+	case ev.Message != "":
+		text += " (" + ev.Message + ")"
+	}
+	text = fmt.Sprintf("%-10s %5.1fs", strings.SplitN(text, "\n", 2)[0], ev.Elapsed.Seconds())
+	p.line[k] = text
+	if p.tty {
+		p.redraw()
+		return
+	}
+	if p.last[k] == ev.Phase && ev.Phase == deploy.PhaseWaiting {
+		return
+	}
+	p.last[k] = ev.Phase
+	fmt.Fprintf(p.w, "%s: %s\n", k, text)
+}
+
+func (p *progress) redraw() {
+	if p.drawn > 0 {
+		fmt.Fprintf(p.w, "\x1b[%dA", p.drawn)
+	}
+	width := 0
+	for _, k := range p.keys {
+		width = max(width, len(k))
+	}
+	for _, k := range p.keys {
+		fmt.Fprintf(p.w, "\x1b[2K%-*s  %s\n", width, k, p.line[k])
+	}
+	p.drawn = len(p.keys)
+}
+
+func (p *progress) finish() {}

@@ -1,0 +1,156 @@
+package status
+
+import (
+	"context"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/tierdeploy/tier/catalog"
+	"github.com/tierdeploy/tier/config"
+	"github.com/tierdeploy/tier/target"
+	"golang.org/x/sync/errgroup"
+)
+
+// State of an environment: desired (the registry) against running (the
+// platform).
+type State string
+
+// Environment states, as in PRODUCT.md.
+const (
+	InSync      State = "in-sync"
+	Drifted     State = "drifted"
+	Deploying   State = "deploying"
+	Failed      State = "failed"
+	Unreachable State = "unreachable"
+	NotDeployed State = "not-deployed"
+)
+
+// Environment is one service of one environment: what its tier's tag says
+// should run and what the platform says runs. Field names are the JSON
+// API's.
+type Environment struct {
+	Name           string   `json:"name"`
+	Tier           string   `json:"tier"`
+	Tenant         string   `json:"tenant"`
+	Service        string   `json:"service"`
+	Target         string   `json:"target"`
+	DesiredTag     string   `json:"desired_tag,omitempty"`
+	DesiredDigest  string   `json:"desired_digest,omitempty"`
+	DesiredCommit  string   `json:"desired_commit,omitempty"`
+	RunningDigests []string `json:"running_digests"`
+	RunningCommit  string   `json:"running_commit,omitempty"`
+	State          State    `json:"state"`
+	Reason         string   `json:"reason,omitempty"`
+	URL            string   `json:"url,omitempty"`
+}
+
+// Grid is the registry view plus every environment's state.
+type Grid struct {
+	Environments []Environment `json:"environments"`
+	Tiers        []Tier        `json:"tiers"`
+}
+
+// InSync reports whether every environment runs what its tier says.
+func (g Grid) InSync() bool {
+	for _, e := range g.Environments {
+		if e.State != InSync {
+			return false
+		}
+	}
+	return true
+}
+
+// Targets returns the target of an environment.
+type Targets func(env config.Environment) (target.Target, error)
+
+// Environments reads the registry (desired) and every target (running), in
+// parallel, and compares them.
+func Environments(ctx context.Context, cfg *config.Config, cat *catalog.Catalog, targets Targets, o Options) (Grid, error) {
+	reg, err := Registry(ctx, cfg, cat, o)
+	if err != nil {
+		return Grid{}, err
+	}
+	desired := map[string]Tier{}
+	for _, t := range reg.Tiers {
+		desired[t.Service+"/"+t.Tier] = t
+	}
+	var rows []Environment
+	var envs []config.Environment
+	var svcs []config.Service
+	for _, env := range cfg.Environments {
+		if o.Tier != "" && env.Tier != o.Tier {
+			continue
+		}
+		for _, svc := range cfg.Services {
+			if o.Service != "" && svc.Name != o.Service || !env.Runs(svc.Name) {
+				continue
+			}
+			d := desired[svc.Name+"/"+env.Tier]
+			rows = append(rows, Environment{Name: env.Name, Tier: env.Tier, Tenant: env.Tenant, Service: svc.Name, Target: env.Target.Kind(),
+				DesiredTag: d.Tag, DesiredDigest: d.Digest, DesiredCommit: d.Commit, RunningDigests: []string{}})
+			envs, svcs = append(envs, env), append(svcs, svc)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	for i := range rows {
+		g.Go(func() error {
+			observe(gctx, cat, targets, envs[i], svcs[i], &rows[i])
+			return nil
+		})
+	}
+	g.Wait()
+	return Grid{Environments: rows, Tiers: reg.Tiers}, nil
+}
+
+func observe(ctx context.Context, cat *catalog.Catalog, targets Targets, env config.Environment, svc config.Service, row *Environment) {
+	tg, err := targets(env)
+	if err != nil {
+		row.State, row.Reason = Unreachable, err.Error()
+		return
+	}
+	obs, err := tg.Observe(ctx, env, svc)
+	if err != nil {
+		row.State, row.Reason = Unreachable, err.Error()
+		return
+	}
+	row.URL, row.Reason = obs.URL, obs.Reason
+	for _, d := range obs.Running {
+		row.RunningDigests = append(row.RunningDigests, d.String())
+	}
+	if len(obs.Running) > 0 {
+		if b, err := cat.Build(ctx, svc.Repository, obs.Running[0]); err == nil {
+			row.RunningCommit = b.Commit
+		}
+	}
+	row.State = state(obs, row.DesiredDigest)
+}
+
+// state compares what runs with what should.
+func state(obs target.Observation, desired string) State {
+	switch obs.State {
+	case target.NotDeployed:
+		return NotDeployed
+	case target.Failed:
+		return Failed
+	case target.Deploying:
+		return Deploying
+	}
+	if desired != "" {
+		if h, err := v1.NewHash(desired); err == nil && obs.RunsOnly(h) {
+			return InSync
+		}
+	}
+	return Drifted
+}
+
+// Cell is what the grid shows for one (tenant, tier) of a service.
+func (e Environment) Cell() string {
+	c := "-"
+	if e.RunningCommit != "" {
+		c = e.RunningCommit[:min(7, len(e.RunningCommit))]
+	} else if len(e.RunningDigests) > 0 {
+		c = e.RunningDigests[0][:min(19, len(e.RunningDigests[0]))]
+	}
+	return fmt.Sprintf("%s %s", c, e.State)
+}
