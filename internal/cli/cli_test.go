@@ -22,10 +22,24 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), clock: time.Date(2020, 11, 12, 10, 30, 0, 0, time.UTC)}
-	if code, _, stderr := e.run("init"); code != 0 {
-		t.Fatalf("tier init = %d: %s", code, stderr)
-	}
+	e.config(registryOnly)
 	return e
+}
+
+// registryOnly has tiers but no environments: promotions move tags only.
+const registryOnly = `services:
+  api: {repository: api}
+tiers:
+  - {name: dev, tag: dev}
+  - {name: staging, tag: staging, from: dev}
+  - {name: prod, release: true, from: staging}
+`
+
+func (e *env) config(y string) {
+	e.t.Helper()
+	if err := os.WriteFile(filepath.Join(e.dir, "tier.yaml"), []byte(y), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // run executes tier in the env's directory and returns status, stdout and
@@ -64,12 +78,12 @@ func TestWalkthrough(t *testing.T) {
 		out  []string // substrings of stdout
 		err  []string // substrings of stderr
 	}{
-		{[]string{"validate"}, 0, []string{"is valid: 1 services, 3 tiers, 6 environments"}, nil},
+		{[]string{"validate"}, 0, []string{"is valid: 1 services, 3 tiers, 0 environments"}, nil},
 		{[]string{"push", "api", e.files("v1", "1"), "--commit", c1, "--entrypoint", "/bin/app"}, 0, []string{"pushed 127.0.0.1:", "/api:" + c1 + ": sha256:"}, nil},
 		{[]string{"push", "api", e.files("v1", "1"), "--commit", c1, "--entrypoint", "/bin/app"}, 0, []string{"already holds this build"}, nil},
 		{[]string{"push", "api", e.files("v1b", "other"), "--commit", c1}, 2, nil, []string{"builds are immutable", "--force"}},
 		{[]string{"push", "api", e.files("v2", "2"), "--commit", c2, "--entrypoint", "/bin/app"}, 0, []string{"pushed"}, nil},
-		{[]string{"promote", "dev", "--commit", "1111"}, 0, []string{"api      dev   dev", "moved", "no environment was deployed"}, nil},
+		{[]string{"promote", "dev", "--commit", "1111"}, 0, []string{"api      dev   dev", "moved", "tier dev has no environments: only the tag moved"}, nil},
 		{[]string{"promote", "staging"}, 0, []string{"staging", "111111111111", "moved"}, nil},
 		{[]string{"promote", "prod", "--dry-run"}, 0, []string{"prod-20201112T103000Z", "planned", "dry run: nothing was changed"}, nil},
 		{[]string{"promote", "prod"}, 0, []string{"prod-20201112T103000Z", "released"}, nil},
@@ -125,8 +139,7 @@ func TestWalkthrough(t *testing.T) {
 		Results []struct {
 			Tag, Digest, Commit, Source, Status string
 		}
-		Deployed []string
-		Note     string
+		Environments []any
 	}
 	if err := json.Unmarshal([]byte(out), &rb); err != nil {
 		t.Fatalf("rollback -o json: %v\n%s", err, out)
@@ -134,8 +147,8 @@ func TestWalkthrough(t *testing.T) {
 	if len(rb.Results) != 1 || rb.Results[0].Tag != "prod-20201113T090000Z" || rb.Results[0].Commit != c1 || rb.Results[0].Source != "release prod-20201112T103000Z" || rb.Results[0].Status != "released" {
 		t.Errorf("rollback results = %+v, want prod-20201113T090000Z on %s from release prod-20201112T103000Z", rb.Results, c1)
 	}
-	if rb.Deployed == nil || len(rb.Deployed) != 0 || !strings.Contains(rb.Note, "no environment was deployed") {
-		t.Errorf("rollback json deployed=%v note=%q, want [] and the not-deployed note", rb.Deployed, rb.Note)
+	if rb.Environments == nil || len(rb.Environments) != 0 {
+		t.Errorf("rollback json environments = %v, want []", rb.Environments)
 	}
 
 	code, out, _ = e.run("status", "prod", "-o", "json")
@@ -156,6 +169,10 @@ func TestWalkthrough(t *testing.T) {
 func TestInitRefusesToOverwrite(t *testing.T) {
 	e := newEnv(t)
 	path := filepath.Join(e.dir, "tier.yaml")
+	os.Remove(path)
+	if code, out, _ := e.run("init"); code != 0 || !strings.Contains(out, "wrote") {
+		t.Fatalf("tier init = %d, %q", code, out)
+	}
 	os.WriteFile(path, []byte("# mine\n"), 0o644)
 	code, out, stderr := e.run("init")
 	if code != 2 || !strings.Contains(stderr, "--force") || out != "" {

@@ -119,7 +119,11 @@ func (a *app) deployAll(ctx context.Context, s *session, tierName string, res []
 
 func (a *app) printDeploy(tier string, rep deploy.Report, dryRun bool) {
 	if len(rep.Results) == 0 {
-		fmt.Fprintf(a.stdout, "\ntier %s has no environments: only the tag moved\n", tier)
+		if dryRun {
+			fmt.Fprintf(a.stdout, "\ntier %s has no environments\ndry run: nothing was changed\n", tier)
+		} else {
+			fmt.Fprintf(a.stdout, "\ntier %s has no environments: only the tag moved\n", tier)
+		}
 		return
 	}
 	fmt.Fprintln(a.stdout)
@@ -133,9 +137,15 @@ func (a *app) printDeploy(tier string, rep deploy.Report, dryRun bool) {
 		if to == "" {
 			to = shortDigest(r.ToDigest)
 		}
-		t.row(r.Environment, r.Tenant, r.Service, from, to, string(r.Outcome), fmt.Sprintf("%.1fs", r.Seconds), r.Reason)
+		reason, _, _ := strings.Cut(r.Reason, "\n")
+		t.row(r.Environment, r.Tenant, r.Service, from, to, string(r.Outcome), fmt.Sprintf("%.1fs", r.Seconds), reason)
 	}
 	t.flush()
+	for _, r := range rep.Results {
+		if strings.Contains(r.Reason, "\n") {
+			fmt.Fprintf(a.stdout, "\n%s: %s\n", r.Environment, r.Reason)
+		}
+	}
 	if dryRun {
 		fmt.Fprintln(a.stdout, "dry run: nothing was changed")
 	}
