@@ -10,6 +10,12 @@
 // new one to pass its health check and, when it does not, stops it and
 // starts the previous build again.
 //
+// A process's environment is the image's Env, then the environment's
+// local.env settings, then PORT and TIER_ENVIRONMENT, TIER_TIER,
+// TIER_TENANT, TIER_SERVICE, TIER_DIGEST and TIER_COMMIT; nothing of tier's
+// own environment leaks in, and PATH defaults to Docker's when the image
+// sets none.
+//
 // Layout of the state directory (Options.Dir):
 //
 //	images/sha256-<hex>/rootfs        the unpacked build, shared by every environment
@@ -17,7 +23,7 @@
 //	images/sha256-<hex>.lock          held while one process unpacks that digest
 //	<env>/<service>.json              what runs: pid, start time, digest, status
 //	<env>/<service>.lock              held for the whole of a Deploy or Stop
-//	logs/<env>-<service>.log          the process's stdout and stderr
+//	logs/<env>/<service>.log          the process's stdout and stderr
 //
 // What runs is read from the process itself: the recorded pid must exist,
 // must not be a zombie and must have the recorded start time (so a reused

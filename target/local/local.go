@@ -92,7 +92,7 @@ func (t *Target) files(env, svc string) (files, error) {
 	return files{
 		state: filepath.Join(t.o.Dir, env, svc+".json"),
 		lock:  filepath.Join(t.o.Dir, env, svc+".lock"),
-		log:   filepath.Join(t.o.Dir, "logs", env+"-"+svc+".log"),
+		log:   filepath.Join(t.o.Dir, "logs", env, svc+".log"),
 	}, nil
 }
 

@@ -84,6 +84,10 @@ const (
 	commitUnhealthy = "4444444444444444444444444444444444444444"
 )
 
+// noExitSleep spares a race-enabled app the race detector's second of
+// sleep at exit.
+const noExitSleep = "atexit_sleep_ms=0"
+
 var (
 	created = time.Date(2020, 11, 12, 10, 30, 0, 0, time.UTC)
 	api     = config.Service{Name: "api", Repository: "api"}
@@ -97,9 +101,9 @@ type builds struct {
 	run                      string // marks this test run's processes
 }
 
-// setup pushes the builds: v1 answers version=v1 from $VERSION; v2 reads
-// version.txt from its working directory /srv; crash exits with status 3;
-// unhealthy fails /healthz.
+// setup pushes the builds: v1 answers version=v1 from $VERSION; v2, v1
+// plus a layer with /srv/version.txt, reads it from its working directory
+// /srv; crash exits with status 3; unhealthy fails /healthz.
 func setup(t *testing.T) *builds {
 	t.Helper()
 	ctx := context.Background()
@@ -114,28 +118,31 @@ func setup(t *testing.T) *builds {
 		t.Fatal(err)
 	}
 	plain := t.TempDir()
-	withFile := t.TempDir()
-	for _, dir := range []string{plain, withFile} {
-		if err := os.MkdirAll(filepath.Join(dir, "app"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "app", "server"), bin, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.MkdirAll(filepath.Join(withFile, "srv"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(plain, "app"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(withFile, "srv", "version.txt"), []byte("v2\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(plain, "app", "server"), bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	push := func(dir, commit, workdir string, env ...string) v1.Hash {
-		l := &push.Loader{Files: push.FilesOptions{
-			Entrypoint: []string{"/app/server"},
-			Env:        append([]string{"TIER_LOCAL_TEST_APP=1"}, env...),
-			WorkingDir: workdir,
-			Created:    created,
-		}}
+	// v2 layers version.txt on top of v1.
+	versionFile := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(versionFile, "srv"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(versionFile, "srv", "version.txt"), []byte("v2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	push := func(dir, base, commit, workdir string, env ...string) v1.Hash {
+		l := &push.Loader{
+			Registry: func(host string) (*registry.Client, error) { return registry.New(host, registry.Options{}) },
+			Files: push.FilesOptions{
+				Base:       base,
+				Entrypoint: []string{"/app/server"},
+				Env:        append([]string{"TIER_LOCAL_TEST_APP=1"}, env...),
+				WorkingDir: workdir,
+				Created:    created,
+			},
+		}
 		img, _, err := l.Load(ctx, dir)
 		if err != nil {
 			t.Fatal(err)
@@ -147,10 +154,10 @@ func setup(t *testing.T) *builds {
 		b.commits[d] = commit
 		return d
 	}
-	b.v1 = push(plain, commit1, "", "VERSION=v1")
-	b.v2 = push(withFile, commit2, "/srv", "VERSION=not-from-the-file")
-	b.crash = push(plain, commitCrash, "", "VERSION=v3", "MODE=crash")
-	b.unhealthy = push(plain, commitUnhealthy, "", "VERSION=v4", "MODE=unhealthy")
+	b.v1 = push(plain, "", commit1, "", "VERSION=v1")
+	b.v2 = push(versionFile, b.host+"/api@"+b.v1.String(), commit2, "/srv", "VERSION=not-from-the-file")
+	b.crash = push(plain, "", commitCrash, "", "VERSION=v3", "MODE=crash")
+	b.unhealthy = push(plain, "", commitUnhealthy, "", "VERSION=v4", "MODE=unhealthy")
 	return b
 }
 
@@ -166,7 +173,7 @@ func client(t *testing.T, host string, rt http.RoundTripper) *registry.Client {
 // environment returns a local environment on a free port.
 func (b *builds) environment(t *testing.T, name, health string) config.Environment {
 	return config.Environment{Name: name, Tier: "dev", Tenant: "default", Target: config.Target{Local: &config.Local{
-		Port: freePort(t), Health: health, Env: map[string]string{"TIER_LOCAL_TEST_RUN": b.run},
+		Port: freePort(t), Health: health, Env: map[string]string{"TIER_LOCAL_TEST_RUN": b.run, "GORACE": noExitSleep},
 	}}}
 }
 
@@ -403,6 +410,25 @@ func TestLocal(t *testing.T) {
 		v2pid = p.pid
 	})
 
+	t.Run("deadline restores previous", func(t *testing.T) {
+		dctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		err := tg.Deploy(dctx, b.deployment(dev, b.unhealthy))
+		t.Logf("Deploy(unhealthy) with a 1s deadline = %v", err)
+		var de *local.DeployError
+		if !errors.As(err, &de) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Deploy(unhealthy) with a 1s deadline = %v, want a *local.DeployError wrapping context.DeadlineExceeded", err)
+		}
+		if de.Restored != b.v2.String() {
+			t.Errorf("Deploy(unhealthy) restored = %q, want %s", de.Restored, b.v2)
+		}
+		p := get(t, port)
+		if p.version != "v2" {
+			t.Errorf("GET / after the failed deploy = %+v, want version v2", p)
+		}
+		v2pid = p.pid
+	})
+
 	t.Run("deploy after failure", func(t *testing.T) {
 		// The restored build is the one asked for: it is marked running
 		// again, not restarted.
@@ -565,7 +591,7 @@ func TestHelperProcess(t *testing.T) {
 		os.Exit(2)
 	}
 	env := config.Environment{Name: os.Getenv("HELPER_ENV"), Tier: "dev", Tenant: "default", Target: config.Target{Local: &config.Local{
-		Port: port, Health: "tcp", Env: map[string]string{"TIER_LOCAL_TEST_RUN": os.Getenv("HELPER_RUN")},
+		Port: port, Health: "tcp", Env: map[string]string{"TIER_LOCAL_TEST_RUN": os.Getenv("HELPER_RUN"), "GORACE": noExitSleep},
 	}}}
 	tg := local.New(local.Options{Dir: os.Getenv("HELPER_DIR"), Registry: c})
 	err = tg.Deploy(context.Background(), target.Deployment{Environment: env, Service: api, Digest: d, Commit: os.Getenv("HELPER_COMMIT")})
