@@ -116,11 +116,24 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	say("tier demo: the seed's method on the embedded defaults (project %s)", res.Dir)
 
 	regDir := filepath.Join(cfg.StatePath(), "registry")
-	addr, release, err := embedded.Open(ctx, regDir, o.Log)
-	if err != nil {
-		return res, err
+	// Serving until interrupted, the demo owns the registry in serve mode,
+	// so that other tier commands on its project can use it meanwhile.
+	var addr string
+	if o.Once {
+		a, release, err := embedded.Open(ctx, regDir, o.Log)
+		if err != nil {
+			return res, err
+		}
+		defer release()
+		addr = a
+	} else {
+		srv, err := embedded.Serve(ctx, regDir, "127.0.0.1:0", o.Log)
+		if err != nil {
+			return res, err
+		}
+		defer srv.Close(context.WithoutCancel(ctx))
+		addr = srv.Addr()
 	}
-	defer release()
 	reg, err := registry.New(addr, registry.Options{})
 	if err != nil {
 		return res, err
