@@ -101,7 +101,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(o.Out, format+"\n", args...) }
 	res.Dir = o.Dir
-	if o.Dir == "" {
+	if o.Dir != "" {
+		if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+			return res, err
+		}
+	} else {
 		dir, err := os.MkdirTemp("", "tier-demo-")
 		if err != nil {
 			return res, err

@@ -126,11 +126,7 @@ func (s *session) Close() error {
 }
 
 func (a *app) loadConfig() (*config.Config, error) {
-	cfg, err := config.Load(a.configPath)
-	if errors.Is(err, config.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s: create one with `tier init`, or name another with --config", err, a.configPath)
-	}
-	return cfg, err
+	return config.Load(a.configPath)
 }
 
 // open loads the configuration and connects to its registry, starting the
