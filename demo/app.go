@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -37,14 +38,30 @@ func appInfo() AppInfo {
 // 127.0.0.1:$PORT and shows its version, commit and environment, which the
 // local target passes in. GET /healthz answers ok; GET /version answers
 // JSON. It runs until ctx ends.
+//
+// Two variables make broken builds for tests and demos of failure:
+// DEMO_APP_EXIT=N exits at once with status N; DEMO_APP_HEALTH=N answers
+// /healthz with status N.
 func App(ctx context.Context) error {
+	if v := os.Getenv("DEMO_APP_EXIT"); v != "" {
+		code, _ := strconv.Atoi(v)
+		fmt.Fprintf(os.Stderr, "demo app: exiting with status %d as DEMO_APP_EXIT asks\n", code)
+		os.Exit(code)
+	}
+	health := http.StatusOK
+	if v, err := strconv.Atoi(os.Getenv("DEMO_APP_HEALTH")); err == nil {
+		health = v
+	}
 	port := os.Getenv("PORT")
 	if port == "" {
 		return errors.New("PORT is not set: the demo app is started by tier's local target")
 	}
 	info := appInfo()
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(health)
+		fmt.Fprintln(w, http.StatusText(health))
+	})
 	mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(info)
@@ -68,6 +85,27 @@ func App(ctx context.Context) error {
 	}()
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// Check asks the demo app on 127.0.0.1:$PORT for /healthz and fails unless
+// it answers 200: the command of the demo images' Docker HEALTHCHECK
+// ("tier demo-app --check"), since the images carry no curl.
+func Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort("127.0.0.1", os.Getenv("PORT"))+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/healthz answered %s", resp.Status)
 	}
 	return nil
 }

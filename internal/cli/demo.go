@@ -37,11 +37,19 @@ the end.`,
 }
 
 func (a *app) demoAppCmd() *cobra.Command {
-	return &cobra.Command{
+	var check bool
+	cmd := &cobra.Command{
 		Use:    "demo-app",
-		Short:  "The demo's web app (run by the local target inside the demo images)",
+		Short:  "The demo's web app (what the demo images run)",
 		Hidden: true,
 		Args:   args(cobra.NoArgs),
-		RunE:   func(cmd *cobra.Command, _ []string) error { return demo.App(cmd.Context()) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if check {
+				return demo.Check(cmd.Context())
+			}
+			return demo.App(cmd.Context())
+		},
 	}
+	cmd.Flags().BoolVar(&check, "check", false, "check the running app's health (a Docker HEALTHCHECK command)")
+	return cmd
 }
