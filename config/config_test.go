@@ -41,6 +41,7 @@ environments:
       mode: track-tag
   staging:
     tier: staging
+    services: [api]
     docker:
       host: tcp://docker.internal:2376
       container: api
@@ -84,12 +85,12 @@ func TestParseFull(t *testing.T) {
 				AccessKeyIDEnv: "MB_DEV_AWS_ACCESS_KEY_ID", SecretAccessKeyEnv: "MB_DEV_AWS_SECRET_ACCESS_KEY",
 				SessionTokenEnv: "MB_DEV_AWS_SESSION_TOKEN", Mode: "track-tag",
 			}}},
-			{Name: "staging", Tier: "staging", Tenant: "default", Line: 29, Target: Target{Docker: &Docker{
+			{Name: "staging", Tier: "staging", Tenant: "default", Services: []string{"api"}, Line: 29, Target: Target{Docker: &Docker{
 				Host: "tcp://docker.internal:2376", Container: "api", Port: 9000, Network: "web",
 				Env: map[string]string{"A": "1"}, TLSCACert: "ca.pem", TLSCert: "cert.pem", TLSKey: "key.pem",
 			}}},
-			{Name: "mb-staging", Tier: "staging", Tenant: "mb", Line: 40, Target: Target{Swarm: &Swarm{Host: "ssh://deploy@mb", Service: "api"}}},
-			{Name: "prod", Tier: "prod", Tenant: "default", Line: 41, Target: Target{Kubernetes: &Kubernetes{
+			{Name: "mb-staging", Tier: "staging", Tenant: "mb", Line: 41, Target: Target{Swarm: &Swarm{Host: "ssh://deploy@mb", Service: "api"}}},
+			{Name: "prod", Tier: "prod", Tenant: "default", Line: 42, Target: Target{Kubernetes: &Kubernetes{
 				Kubeconfig: "~/.kube/config", Context: "prod", Namespace: "api", Deployment: "api", Container: "api",
 			}}},
 		},
@@ -145,8 +146,9 @@ environments:
 	if c.StateDir != ".tier" {
 		t.Errorf("StateDir = %q, want .tier", c.StateDir)
 	}
-	if got := c.StatePath(); got != ".tier" {
-		t.Errorf("StatePath() = %q, want .tier", got)
+	wd, _ := os.Getwd()
+	if got, want := c.StatePath(), filepath.Join(wd, ".tier"); got != want {
+		t.Errorf("StatePath() = %q, want %q (absolute)", got, want)
 	}
 	if c.Registry != "" {
 		t.Errorf("Registry = %q, want empty (embedded)", c.Registry)
@@ -304,6 +306,8 @@ var rejectTests = []struct {
 	{"environment no services", head + "  dev:\n    tier: dev\n    services: []\n    local: {port: 8080}\n", []problem{{9, "lists no services: omit services"}}, ""},
 	{"environment services scalar", head + "  dev:\n    tier: dev\n    services: api\n    local: {port: 8080}\n", []problem{{9, "environments.dev.services must be a list, not a string"}}, ""},
 	{"no target", head + "  dev: {tier: dev}\n", []problem{{7, `environment "dev" has no target: add exactly one of local, docker, swarm, ecs or kubernetes`}}, ""},
+	{"local runs two services", "services: {api: , worker: }\ntiers:\n  - {name: dev, tag: dev}\nenvironments:\n  dev: {tier: dev, local: {port: 8081}}\n", []problem{{5, `environment "dev" runs 2 services on one local target, which runs one (one port, one container name): add services: [NAME]`}}, ""},
+	{"docker runs two services", "services: {api: , worker: }\ntiers:\n  - {name: dev, tag: dev}\nenvironments:\n  dev: {tier: dev, services: [api, worker], docker: {container: api}}\n", []problem{{5, `runs 2 services on one docker target`}}, ""},
 	{"two targets", head + "  dev:\n    tier: dev\n    local: {port: 8080}\n    ecs: {cluster: api, service: api}\n", []problem{{10, `environment "dev" has 2 targets: local (line 9), ecs (line 10): keep exactly one`}}, ""},
 	{"three targets", head + "  dev:\n    tier: dev\n    swarm: {service: api}\n    docker: {container: api}\n    kubernetes: {deployment: api}\n", []problem{{10, "has 3 targets: swarm (line 9), docker (line 10), kubernetes (line 11)"}}, ""},
 	{"environment unknown key", head + "  mb-dev:\n    tier: dev\n    tenent: mb\n    local: {port: 8080}\n", []problem{{9, `environments.mb-dev: unknown key "tenent": did you mean tenant?`}}, ""},

@@ -62,16 +62,22 @@ func (c *Config) Dir() string {
 	return filepath.Dir(c.Path)
 }
 
-// StatePath returns StateDir resolved against Dir unless it is absolute.
+// StatePath returns StateDir resolved against Dir unless it is absolute,
+// as an absolute path.
 func (c *Config) StatePath() string {
 	dir := c.StateDir
 	if dir == "" {
 		dir = DefaultStateDir
 	}
-	if filepath.IsAbs(dir) {
-		return dir
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(c.Dir(), dir)
 	}
-	return filepath.Join(c.Dir(), dir)
+	// Absolute, so that processes started elsewhere (the local target's)
+	// and later commands from another directory agree on it.
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
 }
 
 // yamlLine finds the line in a YAML library error: "yaml: line 3: ...".

@@ -317,6 +317,11 @@ func (p *parser) environments(f map[string]pair, c *Config) []Environment {
 			}
 		}
 		e.Target = p.target(ef, ep, what, tier, ports)
+		// A local process has one port, a container one name: one service.
+		if k := e.Target.Kind(); (k == "local" || k == "docker") && len(c.Services) > 1 && len(e.Services) != 1 {
+			p.add(ef[k].key, "add services: [NAME] to run one service here, and another environment for each other service",
+				"environment %q runs %d services on one %s target, which runs one (one port, one container name)", name, max(len(e.Services), len(c.Services)), k)
+		}
 		out = append(out, e)
 	}
 	return out

@@ -8,6 +8,7 @@ package demo
 import (
 	"context"
 	"crypto/sha1"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -34,6 +36,7 @@ import (
 	"github.com/tierdeploy/tier/registry"
 	"github.com/tierdeploy/tier/status"
 	"github.com/tierdeploy/tier/target"
+	"github.com/tierdeploy/tier/target/docker"
 	"github.com/tierdeploy/tier/target/local"
 )
 
@@ -46,11 +49,15 @@ type Options struct {
 	// returns; otherwise Run serves until ctx ends.
 	Once bool
 	// App is the executable the demo images run as "<App> demo-app"; empty
-	// means this program.
+	// means this program (for the docker target, a static build of it).
 	App string
-	Now func() time.Time
-	Out io.Writer
-	Log *slog.Logger
+	// Target is "local" (the default) or "docker".
+	Target string
+	// DockerHost is the engine of the docker target; empty means DOCKER_HOST.
+	DockerHost string
+	Now        func() time.Time
+	Out        io.Writer
+	Log        *slog.Logger
 	// Ready, when set, is called with the result once every environment is
 	// up, before serving.
 	Ready func(Result)
@@ -94,8 +101,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if o.Target == "" {
+		o.Target = "local"
+	}
 	if o.App == "" {
-		if o.App, err = os.Executable(); err != nil {
+		if o.App, err = appBinary(ctx, o.Target); err != nil {
 			return res, err
 		}
 	}
@@ -113,7 +123,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		defer os.RemoveAll(dir)
 		res.Dir = dir
 	}
-	cfg, err := writeConfig(res.Dir)
+	cfg, err := writeConfig(res.Dir, o.Target, o.DockerHost)
 	if err != nil {
 		return res, err
 	}
@@ -144,7 +154,17 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 	say("embedded registry on %s, storage %s", addr, regDir)
 
-	loc := local.New(local.Options{Dir: filepath.Join(cfg.StatePath(), "local"), Registry: reg, Log: o.Log})
+	var loc deployTarget
+	switch o.Target {
+	case "local":
+		loc = local.New(local.Options{Dir: filepath.Join(cfg.StatePath(), "local"), Registry: reg, Log: o.Log})
+	case "docker":
+		d := docker.New(docker.Options{Log: o.Log})
+		defer d.Close()
+		loc = d
+	default:
+		return res, fmt.Errorf("demo target %q: use local or docker", o.Target)
+	}
 	// Whatever happens, stop what the demo started.
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -160,7 +180,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}()
 
 	// 1. Every build is pushed once, tagged with its commit.
-	if res.Builds, err = pushBuilds(ctx, reg, res.Dir, o.App, o.Now()); err != nil {
+	if res.Builds, err = pushBuilds(ctx, reg, res.Dir, o.App); err != nil {
 		return res, err
 	}
 	for _, b := range res.Builds {
@@ -190,11 +210,12 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		}
 		var its []deploy.Item
 		for _, r := range rs {
-			d, _ := v1.NewHash(r.Digest)
-			svc, _ := cfg.Service(r.Service)
-			for _, e := range cfg.EnvironmentsOf(r.Tier) {
-				its = append(its, deploy.Item{Environment: e, Service: svc, Repository: r.Repository, Tag: r.Tag, Digest: d, Commit: r.Commit})
+			d, err := v1.NewHash(r.Digest)
+			if err != nil {
+				return res, err
 			}
+			svc, _ := cfg.Service(r.Service)
+			its = append(its, deploy.Plan(cfg, r.Tier, svc, r.Repository, r.Tag, d, r.Commit)...)
 			say("promote  %-8s %-22s -> %s %s", r.Tier, r.Tag, versionOf(res.Builds, r.Digest), r.Status)
 		}
 		rep := eng.Run(ctx, its, false)
@@ -245,10 +266,17 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	return res, nil
 }
 
-// writeConfig writes the demo's tier.yaml with six local environments on
-// free ports.
-func writeConfig(dir string) (*config.Config, error) {
-	y := "# tier demo: the seed's six environments as local processes.\nservices:\n  api: {repository: api}\n" +
+// deployTarget is a target the demo can also clean up.
+type deployTarget interface {
+	target.Target
+	Stop(ctx context.Context, env config.Environment, svc config.Service) error
+}
+
+// writeConfig writes the demo's tier.yaml with six environments on free
+// ports, as local processes or as containers on one Docker engine (host
+// network).
+func writeConfig(dir, kind, dockerHost string) (*config.Config, error) {
+	y := "# tier demo: the seed's six environments.\nservices:\n  api: {repository: api}\n" +
 		"tiers:\n  - {name: dev, tag: dev}\n  - {name: staging, tag: staging, from: dev}\n  - {name: prod, release: true, from: staging}\n" +
 		"environments:\n"
 	for _, e := range envs {
@@ -256,7 +284,15 @@ func writeConfig(dir string) (*config.Config, error) {
 		if err != nil {
 			return nil, err
 		}
-		y += fmt.Sprintf("  %s: {tier: %s, tenant: %s, local: {port: %d, health: /healthz}}\n", e.name, e.tier, e.tenant, port)
+		block := fmt.Sprintf("local: {port: %d, health: /healthz}", port)
+		if kind == "docker" {
+			host := ""
+			if dockerHost != "" {
+				host = fmt.Sprintf("host: %q, ", dockerHost)
+			}
+			block = fmt.Sprintf("docker: {%scontainer: tier-demo-%s, port: %d, network: host, health: /healthz}", host, e.name, port)
+		}
+		y += fmt.Sprintf("  %s: {tier: %s, tenant: %s, %s}\n", e.name, e.tier, e.tenant, block)
 	}
 	path := filepath.Join(dir, config.DefaultFile)
 	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
@@ -277,8 +313,11 @@ func freePort() (int, error) {
 // pushBuilds makes three versions of the demo app: one layer holding the
 // app (this executable) shared by all, one layer per version, and pushes
 // each as api:<commit>.
-func pushBuilds(ctx context.Context, reg *registry.Client, dir, app string, now time.Time) ([]Build, error) {
-	created := now.UTC().Truncate(time.Second)
+//
+// Each version has a fixed creation time, so the same app binary always
+// gives the same digests and a second run on one project finds its builds
+// already pushed.
+func pushBuilds(ctx context.Context, reg *registry.Client, dir, app string) ([]Build, error) {
 	appDir := filepath.Join(dir, "build", "app")
 	if err := os.MkdirAll(filepath.Join(appDir, "app"), 0o755); err != nil {
 		return nil, err
@@ -291,7 +330,8 @@ func pushBuilds(ctx context.Context, reg *registry.Client, dir, app string, now 
 		return nil, err
 	}
 	var out []Build
-	for _, v := range []string{"v1", "v2", "v3"} {
+	for i, v := range []string{"v1", "v2", "v3"} {
+		created := time.Date(2020, 11, 10+i, 10, 30, 0, 0, time.UTC)
 		vdir := filepath.Join(dir, "build", v)
 		if err := os.MkdirAll(filepath.Join(vdir, "app"), 0o755); err != nil {
 			return nil, err
@@ -394,4 +434,44 @@ func first(s []string) string {
 		return ""
 	}
 	return s[0]
+}
+
+// appBinary returns the program the demo images run: this executable, or
+// for containers a static build of it (containers have no C library to
+// load a dynamically linked one).
+func appBinary(ctx context.Context, kind string) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if kind != "docker" || isStatic(self) {
+		return self, nil
+	}
+	dir, err := os.MkdirTemp("", "tier-demo-app-")
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "tier")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/tierdeploy/tier/cmd/tier")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("the docker demo needs a static tier binary and building one failed (%v: %s): run it from the tier source tree, or build with CGO_ENABLED=0 go build ./cmd/tier", err, b)
+	}
+	return out, nil
+}
+
+// isStatic reports whether the ELF executable at path needs no dynamic
+// loader.
+func isStatic(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false
+		}
+	}
+	return true
 }

@@ -30,9 +30,10 @@ func TestMain(m *testing.M) {
 }
 
 func TestRunOnce(t *testing.T) {
-	for run := 1; run <= 2; run++ { // a second run works too
+	dir := t.TempDir()
+	for run := 1; run <= 2; run++ { // a second run on the same project works too
 		var out bytes.Buffer
-		res, err := Run(context.Background(), Options{Once: true, Out: &out, Now: time.Now})
+		res, err := Run(context.Background(), Options{Once: true, Dir: dir, Out: &out, Now: time.Now})
 		if err != nil {
 			t.Fatalf("run %d: Run(once) error = %v\n%s", run, err, out.String())
 		}

@@ -403,3 +403,15 @@ func digests(ds []v1.Hash) string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// Plan lists what promoting a build of svc to tier deploys: one item per
+// environment of the tier that runs svc, in config order.
+func Plan(cfg *config.Config, tier string, svc config.Service, repository, tag string, digest v1.Hash, commit string) []Item {
+	var out []Item
+	for _, env := range cfg.EnvironmentsOf(tier) {
+		if env.Runs(svc.Name) {
+			out = append(out, Item{Environment: env, Service: svc, Repository: repository, Tag: tag, Digest: digest, Commit: commit})
+		}
+	}
+	return out
+}

@@ -66,10 +66,10 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (addr string, relea
 		if !logged {
 			switch {
 			case h != nil:
-				log.Info(fmt.Sprintf("waiting for another tier process using %s (pid %d)", dir, h.PID), "dir", dir, "pid", h.PID)
+				log.Warn(fmt.Sprintf("waiting for another tier process using the embedded registry %s (pid %d) to finish; run `tier registry serve` to let commands share it", dir, h.PID), "dir", dir, "pid", h.PID)
 				logged = true
 			case time.Since(start) >= anonymousWait:
-				log.Info(fmt.Sprintf("waiting for another tier process using %s", dir), "dir", dir)
+				log.Warn(fmt.Sprintf("waiting for another tier process using the embedded registry %s to finish; run `tier registry serve` to let commands share it", dir), "dir", dir)
 				logged = true
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -52,6 +53,9 @@ const (
 	Released  Status = "released"  // a new release tag was cut
 	Unchanged Status = "unchanged" // the tier already pointed at the build
 	Planned   Status = "planned"   // dry run: what would happen
+	// Superseded: another promotion moved the tag while this one wrote it;
+	// the tag is left where the other put it.
+	Superseded Status = "superseded"
 )
 
 // Result is the registry outcome of one service's promotion.
@@ -217,6 +221,12 @@ func (p *Promoter) move(ctx context.Context, pl plan, dryRun bool) (Result, erro
 	}
 	p.log().Info("tagging", "ref", p.Catalog.Registry.Ref(repo, r.Tag), "digest", r.Digest)
 	if err := p.Catalog.Registry.Retag(ctx, repo, pl.digest, r.Tag); err != nil {
+		var mm *registry.MismatchError
+		if errors.As(err, &mm) && !pl.tier.Release {
+			p.log().Warn("another promotion moved the tag meanwhile", "ref", mm.Ref, "now", mm.Got)
+			r.Status = Superseded
+			return r, nil
+		}
 		return Result{}, err
 	}
 	p.Catalog.Forget(repo)
@@ -228,23 +238,17 @@ func (p *Promoter) move(ctx context.Context, pl plan, dryRun bool) (Result, erro
 }
 
 func tierNames(c *config.Config) string {
-	var s string
-	for i, t := range c.Tiers {
-		if i > 0 {
-			s += ", "
-		}
-		s += t.Name
-	}
-	return s
+	return names(c.Tiers, func(t config.Tier) string { return t.Name })
 }
 
 func serviceNames(c *config.Config) string {
-	var s string
-	for i, t := range c.Services {
-		if i > 0 {
-			s += ", "
-		}
-		s += t.Name
+	return names(c.Services, func(s config.Service) string { return s.Name })
+}
+
+func names[T any](list []T, name func(T) string) string {
+	out := make([]string, len(list))
+	for i, x := range list {
+		out[i] = name(x)
 	}
-	return s
+	return strings.Join(out, ", ")
 }

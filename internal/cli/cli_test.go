@@ -17,6 +17,8 @@ type env struct {
 	t     *testing.T
 	dir   string
 	clock time.Time
+	// relative runs commands with --config tier.yaml (cwd is dir).
+	relative bool
 }
 
 func newEnv(t *testing.T) *env {
@@ -48,7 +50,11 @@ func (e *env) run(args ...string) (int, string, string) {
 	e.t.Helper()
 	var out, errb bytes.Buffer
 	a := &app{stdout: &out, stderr: &errb, now: func() time.Time { return e.clock }}
-	args = append([]string{"--config", filepath.Join(e.dir, "tier.yaml")}, args...)
+	cfg := filepath.Join(e.dir, "tier.yaml")
+	if e.relative {
+		cfg = "tier.yaml"
+	}
+	args = append([]string{"--config", cfg}, args...)
 	code := run(context.Background(), a, args)
 	return code, out.String(), errb.String()
 }
@@ -94,6 +100,8 @@ func TestWalkthrough(t *testing.T) {
 		{[]string{"promote", "dev", "--commit", "xyz"}, 2, nil, []string{"not a commit hash"}},
 		{[]string{"promote"}, 2, nil, []string{"accepts 1 arg(s)", "tier --help"}},
 		{[]string{"promote", "dev", "--bogus"}, 2, nil, []string{"unknown flag: --bogus"}},
+		{[]string{"promote", "dev", "--commit", c1, "--parallel", "0"}, 2, nil, []string{"--parallel 0: deploy at least 1"}},
+		{[]string{"rollback", "dev", "--to", c1, "--timeout", "-1s"}, 2, nil, []string{"--timeout -1s: give a positive duration"}},
 		{[]string{"status", "--output", "yaml"}, 2, nil, []string{`--output "yaml": use table or json`}},
 		{[]string{"rollback", "prod", "--to", "11/12/20-10:30"}, 2, nil, []string{"is not a time"}},
 		{[]string{"rollback", "dev"}, 2, nil, []string{"keeps no timeline"}},

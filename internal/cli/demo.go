@@ -23,7 +23,8 @@ exits 0. Without --dir the project lives in a temporary directory removed at
 the end.`,
 		Example: `  tier demo
   tier demo --once                  # verify and exit (CI)
-  tier demo --dir /tmp/tier-demo    # keep the project and its registry`,
+  tier demo --dir /tmp/tier-demo    # keep the project and its registry
+  tier demo --target docker --once  # the same on a Docker engine`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Out, o.Now, o.Log = a.stdout, a.now, a.log
@@ -33,6 +34,8 @@ the end.`,
 	}
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "project directory to keep (default: a temporary one)")
 	cmd.Flags().BoolVar(&o.Once, "once", false, "verify every environment over HTTP, clean up and exit")
+	cmd.Flags().StringVar(&o.Target, "target", "local", "where the environments run: local (processes) or docker (containers on DOCKER_HOST, host network)")
+	cmd.Flags().StringVar(&o.DockerHost, "docker-host", "", "Docker engine for --target docker (default DOCKER_HOST)")
 	return cmd
 }
 

@@ -14,7 +14,9 @@ import (
 	"github.com/tierdeploy/tier/deploy"
 	"github.com/tierdeploy/tier/promote"
 	"github.com/tierdeploy/tier/target"
+	"github.com/tierdeploy/tier/target/docker"
 	"github.com/tierdeploy/tier/target/local"
+	"github.com/tierdeploy/tier/target/swarm"
 )
 
 // deployFlags are the flags of commands that deploy.
@@ -23,46 +25,71 @@ type deployFlags struct {
 	timeout  time.Duration
 }
 
+// check rejects values that make no sense.
+func (f *deployFlags) check() error {
+	if f.parallel < 1 {
+		return fmt.Errorf("%w: --parallel %d: deploy at least 1 environment at a time", errUsage, f.parallel)
+	}
+	if f.timeout <= 0 {
+		return fmt.Errorf("%w: --timeout %s: give a positive duration such as 15m", errUsage, f.timeout)
+	}
+	return nil
+}
+
 func (f *deployFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.parallel, "parallel", deploy.DefaultParallel, "environments deployed at once")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", deploy.DefaultTimeout, "how long each environment's rollout may take")
 }
 
-// targets returns the deploy target of each environment, one instance per
-// kind for the session.
+// targets returns the deploy target of each environment: one instance per
+// kind for the session, each caching its platform clients.
 func (a *app) targets(s *session) func(env config.Environment) (target.Target, error) {
-	var once sync.Once
-	var loc *local.Target
+	var mu sync.Mutex
+	made := map[string]target.Target{}
 	return func(env config.Environment) (target.Target, error) {
-		switch kind := env.Target.Kind(); kind {
+		kind := env.Target.Kind()
+		mu.Lock()
+		defer mu.Unlock()
+		if t, ok := made[kind]; ok {
+			return t, nil
+		}
+		var t target.Target
+		switch kind {
 		case "local":
-			once.Do(func() {
-				loc = local.New(local.Options{Dir: localDir(s.cfg), Registry: s.reg, Log: a.log})
-			})
-			return loc, nil
+			t = local.New(local.Options{Dir: localDir(s.cfg), Registry: s.reg, Log: a.log, HealthTimeout: s.healthTimeout})
+		case "docker":
+			d := docker.New(docker.Options{Log: a.log, HealthTimeout: s.healthTimeout})
+			s.closers = append(s.closers, d.Close)
+			t = d
+		case "swarm":
+			sw := swarm.New(swarm.Options{Log: a.log})
+			s.closers = append(s.closers, sw.Close)
+			t = sw
 		default:
 			return nil, fmt.Errorf("the %s target is not available in this version of tier", kind)
 		}
+		made[kind] = t
+		return t, nil
 	}
 }
 
 func localDir(cfg *config.Config) string { return cfg.StatePath() + "/local" }
 
 // items lists what a promotion deploys: every environment of the tier that
-// runs a promoted service.
+// runs a promoted service. Services whose tag another promotion moved while
+// this one wrote it are left to that promotion.
 func items(cfg *config.Config, res []promote.Result) ([]deploy.Item, error) {
 	var out []deploy.Item
 	for _, r := range res {
+		if r.Status == promote.Superseded {
+			continue
+		}
 		svc, _ := cfg.Service(r.Service)
 		d, err := v1.NewHash(r.Digest)
 		if err != nil {
 			return nil, err
 		}
-		for _, env := range cfg.EnvironmentsOf(r.Tier) {
-			if env.Runs(svc.Name) {
-				out = append(out, deploy.Item{Environment: env, Service: svc, Repository: r.Repository, Tag: r.Tag, Digest: d, Commit: r.Commit})
-			}
-		}
+		out = append(out, deploy.Plan(cfg, r.Tier, svc, r.Repository, r.Tag, d, r.Commit)...)
 	}
 	return out, nil
 }
@@ -74,6 +101,7 @@ func (a *app) deployAll(ctx context.Context, s *session, tierName string, res []
 	if err != nil {
 		return err
 	}
+	s.healthTimeout = f.timeout
 	tier, _ := s.cfg.Tier(tierName)
 	progress := newProgress(a.stderr, its, a.json())
 	e := &deploy.Engine{
@@ -85,11 +113,17 @@ func (a *app) deployAll(ctx context.Context, s *session, tierName string, res []
 		Current: func(ctx context.Context, svc config.Service) (v1.Hash, string, error) {
 			cat := catalog.New(s.reg)
 			cur, ok, err := cat.Current(ctx, svc.Repository, tier)
-			if err != nil || !ok {
-				return v1.Hash{}, "", fmt.Errorf("re-reading tier %s of %s: %w (found: %v)", tier.Name, svc.Name, err, ok)
+			if err != nil {
+				return v1.Hash{}, "", fmt.Errorf("re-reading tier %s of %s: %w", tier.Name, svc.Name, err)
 			}
-			b, err := cat.Build(ctx, svc.Repository, cur.Digest)
-			return cur.Digest, b.Commit, err
+			if !ok {
+				return v1.Hash{}, "", fmt.Errorf("re-reading tier %s of %s: its tag is gone", tier.Name, svc.Name)
+			}
+			commit := ""
+			if b, err := cat.Build(ctx, svc.Repository, cur.Digest); err == nil {
+				commit = b.Commit
+			}
+			return cur.Digest, commit, nil
 		},
 		Commit: func(ctx context.Context, svc config.Service, d v1.Hash) string {
 			b, err := s.cat.Build(ctx, svc.Repository, d)
@@ -101,6 +135,12 @@ func (a *app) deployAll(ctx context.Context, s *session, tierName string, res []
 	}
 	rep := e.Run(ctx, its, dryRun)
 	progress.finish()
+	var lost []string
+	for _, r := range res {
+		if r.Status == promote.Superseded {
+			lost = append(lost, r.Service)
+		}
+	}
 	if a.json() {
 		if err := a.writeJSON(struct {
 			Results      []promote.Result `json:"results"`
@@ -114,7 +154,10 @@ func (a *app) deployAll(ctx context.Context, s *session, tierName string, res []
 		}
 		a.printDeploy(tierName, rep, dryRun)
 	}
-	return verdictError(rep)
+	if err := verdictError(rep); err != nil || len(lost) == 0 {
+		return err
+	}
+	return &deployError{verdict: deploy.Partial, msg: fmt.Sprintf("superseded: another promotion moved the %s tag of %s while this one wrote it; its environments are left to that promotion", tier.Name, strings.Join(lost, ", "))}
 }
 
 func (a *app) printDeploy(tier string, rep deploy.Report, dryRun bool) {
@@ -161,7 +204,7 @@ func verdictError(rep deploy.Report) error {
 	var bad []string
 	for _, r := range rep.Results {
 		if r.Outcome != deploy.Verified {
-			bad = append(bad, fmt.Sprintf("%s (%s)", r.Environment, r.Outcome))
+			bad = append(bad, fmt.Sprintf("%s/%s (%s)", r.Environment, r.Service, r.Outcome))
 		}
 	}
 	return &deployError{verdict: v, msg: fmt.Sprintf("%d of %d environments not verified: %s", len(bad), len(rep.Results), strings.Join(bad, ", "))}

@@ -79,6 +79,9 @@ func version(t *testing.T, port int) string {
 
 func TestPromoteDeploysLocalEnvironments(t *testing.T) {
 	e := newEnv(t)
+	// As a user does: from the project directory, with a relative config.
+	t.Chdir(e.dir)
+	e.relative = true
 	pDev, pMb, pStg := freePort(t), freePort(t), freePort(t)
 	e.config(registryOnly + fmt.Sprintf(`environments:
   dev:     {tier: dev, tenant: default, local: {port: %d, health: /healthz}}
@@ -98,7 +101,7 @@ func TestPromoteDeploysLocalEnvironments(t *testing.T) {
 	}
 	// Dry run: the plan, nothing started.
 	code, out, _ := e.run("promote", "dev", "--commit", c1, "--dry-run")
-	if code != 0 || !strings.Contains(out, "planned") || version(t, pDev)[:4] != "down" {
+	if code != 0 || !strings.Contains(out, "planned") || !strings.HasPrefix(version(t, pDev), "down") {
 		t.Fatalf("promote --dry-run = %d, %q; dev answers %s", code, out, version(t, pDev))
 	}
 	// Every environment of dev at once: exit 0, both serve v1.
@@ -125,7 +128,7 @@ func TestPromoteDeploysLocalEnvironments(t *testing.T) {
 	}
 	// staging's health check never passes: all of staging times out, exit 1.
 	code, out, stderr = e.run("promote", "staging", "--timeout", "5s")
-	if code != 1 || !strings.Contains(out, "timed-out") || !strings.Contains(out, "answered 404") || !strings.Contains(stderr, "1 of 1 environments not verified: staging (timed-out)") {
+	if code != 1 || !strings.Contains(out, "timed-out") || !strings.Contains(out, "answered 404") || !strings.Contains(stderr, "1 of 1 environments not verified: staging/api (timed-out)") {
 		t.Errorf("promote staging = %d, want 1\n%s\n%s", code, out, stderr)
 	}
 	// The grid: dev and mb-dev in sync, staging failed.
@@ -168,7 +171,7 @@ func TestPromoteDeploysLocalEnvironments(t *testing.T) {
 	defer blocker.Close()
 	go http.Serve(blocker, http.NotFoundHandler())
 	code, out, stderr = e.run("promote", "dev", "--commit", c2, "--timeout", "5s")
-	if code != 3 || !strings.Contains(stderr, "1 of 2 environments not verified: mb-dev") {
+	if code != 3 || !strings.Contains(stderr, "1 of 2 environments not verified: mb-dev/api") {
 		t.Errorf("promote dev v2 with mb-dev broken = %d, want 3\n%s\n%s", code, out, stderr)
 	}
 	if got := version(t, pDev); got != "v2@dev" {

@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
+	"github.com/tierdeploy/tier/deploy"
 	"github.com/tierdeploy/tier/promote"
 )
 
@@ -41,9 +45,12 @@ all are resolved before any tag moves.`,
 				req.Services = []string{service}
 			}
 			p := &promote.Promoter{Config: s.cfg, Catalog: s.cat, Now: a.now, Log: a.log}
+			if err := df.check(); err != nil {
+				return err
+			}
 			res, err := p.Promote(ctx, req)
 			if err != nil {
-				return err
+				return a.partialRegistry(res, err)
 			}
 			return a.deployAll(ctx, s, req.Tier, res, req.DryRun, df)
 		},
@@ -91,9 +98,12 @@ For a mutable tier, --to COMMIT, --to sha256:DIGEST or --to TAG moves the tag ba
 				req.Services = []string{service}
 			}
 			p := &promote.Promoter{Config: s.cfg, Catalog: s.cat, Now: a.now, Log: a.log}
+			if err := df.check(); err != nil {
+				return err
+			}
 			res, err := p.Rollback(ctx, req)
 			if err != nil {
-				return err
+				return a.partialRegistry(res, err)
 			}
 			return a.deployAll(ctx, s, req.Tier, res, req.DryRun, df)
 		},
@@ -112,4 +122,18 @@ func (a *app) printRegistryResults(res []promote.Result) error {
 		t.row(r.Service, r.Tier, r.Tag, shortDigest(r.PreviousDigest), shortDigest(r.Digest), shortCommit(r.Commit), string(r.Status))
 	}
 	return t.flush()
+}
+
+// partialRegistry reports a registry step that failed after moving some
+// tags: what moved is printed, and the exit status says partly done.
+func (a *app) partialRegistry(res []promote.Result, err error) error {
+	if len(res) == 0 {
+		return err
+	}
+	a.printRegistryResults(res)
+	var moved []string
+	for _, r := range res {
+		moved = append(moved, r.Service)
+	}
+	return &deployError{verdict: deploy.Partial, msg: fmt.Sprintf("%v; the tags of %s had already moved and were not deployed: run the command again to converge", err, strings.Join(moved, ", "))}
 }

@@ -116,13 +116,21 @@ type session struct {
 	reg     *registry.Client
 	cat     *catalog.Catalog
 	release func() error
+	// closers release what targets opened (platform clients).
+	closers []func() error
+	// healthTimeout bounds targets' health waits (the deploy --timeout).
+	healthTimeout time.Duration
 }
 
 func (s *session) Close() error {
-	if s.release != nil {
-		return s.release()
+	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c())
 	}
-	return nil
+	if s.release != nil {
+		errs = append(errs, s.release())
+	}
+	return errors.Join(errs...)
 }
 
 func (a *app) loadConfig() (*config.Config, error) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/tierdeploy/tier/deploy"
 	"github.com/tierdeploy/tier/status"
 )
 
@@ -60,7 +61,7 @@ With --check the exit status is 3 when any environment is not in-sync.`,
 				err = a.printGrid(g, o)
 			}
 			if err == nil && check && !g.InSync() {
-				return &deployError{verdict: 1, msg: "not every environment is in sync"}
+				return &deployError{verdict: deploy.Partial, msg: "not every environment is in sync"}
 			}
 			return err
 		},
@@ -123,7 +124,7 @@ func (a *app) printGrid(g status.Grid, o status.Options) error {
 			}
 			note := e.URL
 			if e.Reason != "" {
-				note = e.Reason
+				note, _, _ = strings.Cut(e.Reason, "\n")
 			}
 			t.row(e.Name, e.Tier, e.Tenant, e.Service, e.Target, shortCommit(e.DesiredCommit), running, string(e.State), note)
 		}

@@ -166,8 +166,7 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 			return fmt.Errorf("deploying %s to %s: %w", svc.Name, env.Name, err)
 		}
 	}
-	p, cause := t.launch(ctx, sp, r)
-	if cause == nil {
+	record := func(p *proc) error {
 		s := &state{
 			PID: p.pid, StartTime: p.start, Digest: d.Digest.String(), Commit: d.Commit, Port: l.Port,
 			StartedAt: p.startedAt.UTC(), Argv: append([]string{sp.path}, sp.argv[1:]...), Log: f.log, Status: statusRunning,
@@ -175,11 +174,11 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 		if old != nil {
 			s.Previous = old.Digest
 		}
-		if err := writeState(f.state, s); err != nil {
-			// An unrecorded process could never be stopped by tier.
-			t.stop(p.pid, p.start)
-			return fmt.Errorf("deploying %s to %s: %w", svc.Name, env.Name, err)
-		}
+		// An unrecorded process could never be stopped by tier.
+		return writeState(f.state, s)
+	}
+	p, cause := t.launch(ctx, sp, r, record)
+	if cause == nil {
 		log.Info("running", "pid", p.pid, "port", l.Port)
 		return nil
 	}
@@ -221,7 +220,7 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 
 // launch starts sp and waits for it to become healthy. On failure it stops
 // the process and returns it (if it started) with the cause.
-func (t *Target) launch(ctx context.Context, sp spec, r run) (*proc, error) {
+func (t *Target) launch(ctx context.Context, sp spec, r run, started func(*proc) error) (*proc, error) {
 	if err := waitPortFree(r.local.Port); err != nil {
 		return nil, err
 	}
@@ -230,6 +229,14 @@ func (t *Target) launch(ctx context.Context, sp spec, r run) (*proc, error) {
 		return p, err
 	}
 	t.log.Info("started", "environment", r.env.Name, "service", r.svc.Name, "digest", r.digest.String(), "pid", p.pid)
+	// Record the process before waiting for it, so that if this program
+	// dies meanwhile, the next tier still knows (and can stop) it.
+	if started != nil {
+		if err := started(p); err != nil {
+			t.stop(p.pid, p.start)
+			return p, err
+		}
+	}
 	if err := t.waitHealthy(ctx, p, r.local.Port, r.local.Health); err != nil {
 		if serr := t.stop(p.pid, p.start); serr != nil {
 			t.log.Error("stopping the failed process", "pid", p.pid, "err", serr)
@@ -254,7 +261,7 @@ func (t *Target) restore(ctx context.Context, old *state, r run) (*proc, spec, e
 	if err != nil {
 		return nil, spec{}, err
 	}
-	p, err := t.launch(ctx, sp, r)
+	p, err := t.launch(ctx, sp, r, nil)
 	return p, sp, err
 }
 

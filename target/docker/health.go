@@ -1,0 +1,194 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/tierdeploy/tier/config"
+)
+
+// probeTimeout bounds one health probe.
+const probeTimeout = time.Second
+
+// settleTime is how long a container without a port must keep running to
+// count as healthy.
+const settleTime = 2 * time.Second
+
+// healthClient never follows redirects (a 3xx is healthy) and never uses a
+// proxy.
+var healthClient = &http.Client{
+	Transport:     &http.Transport{DisableKeepAlives: true},
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// probe checks once whether the service on host:port is healthy: health
+// is an HTTP path, healthy when GET answers 2xx or 3xx, or "tcp" (or
+// empty), healthy when a TCP connection succeeds.
+func probe(ctx context.Context, host string, port int, health string) error {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	if health == "" || health == "tcp" {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("connecting to %s: %w", addr, err)
+		}
+		c.Close()
+		return nil
+	}
+	url := "http://" + addr + health
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("health check %q: %w", health, err)
+	}
+	resp, err := healthClient.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+		return fmt.Errorf("GET %s answered %s", url, resp.Status)
+	}
+	return nil
+}
+
+// errUnhealthy marks a container Docker reported unhealthy.
+var errUnhealthy = errors.New("Docker health check reported unhealthy")
+
+// healthy checks once whether the running container c is healthy: Docker's
+// verdict when it has a HEALTHCHECK, else tier's probe when dc names a
+// port. A container with neither counts as healthy while it runs.
+func healthy(ctx context.Context, e *engine, c *container.InspectResponse, dc *config.Docker) error {
+	if c.State.Status != container.StateRunning {
+		return fmt.Errorf("container is %s", c.State.Status)
+	}
+	if hasDockerHealth(c) {
+		h := c.State.Health
+		if h == nil || h.Status != container.Healthy {
+			status := container.Starting
+			if h != nil {
+				status = h.Status
+			}
+			return fmt.Errorf("Docker health status is %s", status)
+		}
+		return nil
+	}
+	if dc.Port == 0 {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	return probe(pctx, e.probeHost, dc.Port, dc.Health)
+}
+
+// waitHealthy polls container id every HealthInterval until it is healthy
+// (see the package documentation), exits, HealthTimeout passes or ctx
+// ends, and says which. An exit is an *ExitError.
+func (t *Target) waitHealthy(ctx context.Context, e *engine, id, name string, dc *config.Docker) error {
+	start := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, t.o.HealthTimeout)
+	defer cancel()
+	tick := time.NewTicker(t.o.HealthInterval)
+	defer tick.Stop()
+	var last error
+	for {
+		var err error
+		c, ierr := inspect(wctx, e, id)
+		switch {
+		case ierr != nil:
+			if wctx.Err() == nil {
+				return ierr
+			}
+			err = ierr
+		case c == nil:
+			return fmt.Errorf("container %s disappeared", name)
+		default:
+			err = t.check(wctx, e, c, name, dc, start)
+			var xe *ExitError
+			if err == nil || errors.As(err, &xe) || errors.Is(err, errUnhealthy) {
+				return err
+			}
+		}
+		// A check cut short by the deadline says less than the one before.
+		if wctx.Err() == nil || last == nil {
+			last = err
+		}
+		select {
+		case <-wctx.Done():
+			if cerr := context.Cause(ctx); cerr != nil {
+				return fmt.Errorf("stopped waiting for container %s to become healthy after %s: %w (last check: %v)", name, time.Since(start).Round(time.Millisecond), cerr, last)
+			}
+			return fmt.Errorf("health check timed out after %s: %v", t.o.HealthTimeout, last)
+		case <-tick.C:
+		}
+	}
+}
+
+// check is one round of waitHealthy for the inspected container c.
+func (t *Target) check(ctx context.Context, e *engine, c *container.InspectResponse, name string, dc *config.Docker, start time.Time) error {
+	if err := exited(c, name); err != nil {
+		return err
+	}
+	if hasDockerHealth(c) {
+		h := c.State.Health
+		switch {
+		case h == nil || h.Status == container.Starting || h.Status == container.NoHealthcheck:
+			out := healthOutput(h)
+			if out == "" {
+				return errors.New("Docker health status is starting")
+			}
+			return fmt.Errorf("Docker health status is starting (last check: %s)", out)
+		case h.Status == container.Healthy:
+			return nil
+		default:
+			return fmt.Errorf("%w after %d failed checks: %s", errUnhealthy, h.FailingStreak, healthOutput(h))
+		}
+	}
+	if dc.Port == 0 {
+		if time.Since(start) < settleTime {
+			return fmt.Errorf("container has run for less than %s", settleTime)
+		}
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	err := probe(pctx, e.probeHost, dc.Port, dc.Health)
+	cancel()
+	if err != nil {
+		return err
+	}
+	// An exit wins over a probe: whatever answered was not the container.
+	c2, ierr := inspect(ctx, e, c.ID)
+	if ierr != nil {
+		return ierr
+	}
+	if c2 == nil {
+		return fmt.Errorf("container %s disappeared", name)
+	}
+	return exited(c2, name)
+}
+
+// exited returns an *ExitError when c is not running.
+func exited(c *container.InspectResponse, name string) error {
+	st := c.State
+	switch st.Status {
+	case container.StateRunning:
+		return nil
+	case container.StatePaused:
+		return fmt.Errorf("container %s is paused", name)
+	case container.StateCreated:
+		// Started but not yet running is not an exit; a start that failed
+		// leaves an error.
+		if st.Error == "" {
+			return nil
+		}
+	}
+	return &ExitError{Container: name, Code: st.ExitCode, OOMKilled: st.OOMKilled, Message: strings.TrimSpace(st.Error)}
+}

@@ -1,0 +1,243 @@
+package swarm
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+	"github.com/tierdeploy/tier/config"
+	"github.com/tierdeploy/tier/target"
+)
+
+// logsTimeout bounds reading a failed task's log for a reason.
+const logsTimeout = 5 * time.Second
+
+// Observe reports what the environment's Swarm service runs: the digests
+// pinned in the specs of its running tasks, and its update state (see the
+// package documentation for the mapping). The observation has no URL.
+func (t *Target) Observe(ctx context.Context, env config.Environment, _ config.Service) (target.Observation, error) {
+	s, err := t.service(env)
+	if err != nil {
+		return target.Observation{}, err
+	}
+	r, err := s.inspect(ctx)
+	if err != nil {
+		return target.Observation{}, err
+	}
+	tasks, err := s.tasks(ctx, r.Service.ID)
+	if err != nil {
+		return target.Observation{}, err
+	}
+	obs, failed := observe(r.Service, tasks)
+	if obs.State == target.Failed && failed != nil && t.o.LogLines > 0 {
+		lines, err := s.logs(ctx, failed.ID, r.Service.Spec.TaskTemplate.ContainerSpec.TTY, t.o.LogLines)
+		if err != nil {
+			t.log.Debug("reading a failed task's log", "environment", env.Name, "service", s.name, "task", failed.ID, "err", err)
+		}
+		if len(lines) > 0 {
+			obs.Reason += fmt.Sprintf("\nlast lines of task %s's log:\n  %s", short(failed.ID), strings.Join(lines, "\n  "))
+		}
+	}
+	return obs, nil
+}
+
+// observe maps a service and its tasks to an observation. It also returns
+// the latest failed task that explains the state, or nil.
+func observe(svc swarm.Service, tasks []swarm.Task) (target.Observation, *swarm.Task) {
+	running, unpinned, n := runningDigests(tasks)
+	obs := target.Observation{Running: running}
+	var (
+		state swarm.UpdateState
+		msg   string
+		since time.Time
+	)
+	if us := svc.UpdateStatus; us != nil {
+		state, msg = us.State, us.Message
+		if us.StartedAt != nil && state == swarm.UpdateStateUpdating {
+			since = *us.StartedAt
+		}
+	}
+	failed := latestFailure(tasks, since)
+	why := func(s string) string {
+		if failed != nil {
+			s = join(s, fmt.Sprintf("task %s failed: %s", short(failed.ID), taskError(failed)))
+		}
+		return s
+	}
+	switch state {
+	case swarm.UpdateStateUpdating:
+		obs.State, obs.Reason = target.Deploying, why(nonEmpty(msg, "update in progress"))
+		return obs, failed
+	case swarm.UpdateStateRollbackStarted:
+		obs.State, obs.Reason = target.Deploying, why(nonEmpty(msg, "rolling back"))
+		return obs, failed
+	case swarm.UpdateStatePaused:
+		obs.State, obs.Reason = target.Failed, why(nonEmpty(msg, "update paused"))
+		return obs, failed
+	case swarm.UpdateStateRollbackPaused:
+		obs.State, obs.Reason = target.Failed, why("the rollback is paused: "+nonEmpty(msg, "no message from Swarm"))
+		return obs, failed
+	case swarm.UpdateStateRollbackCompleted:
+		obs.State, obs.Reason = target.Failed, why("the update was rolled back: "+nonEmpty(msg, "no message from Swarm"))
+		return obs, failed
+	}
+	// No update, or a completed one: compare the running tasks with the
+	// desired ones.
+	desired := 0
+	if r := svc.Spec.Mode.Replicated; r != nil {
+		desired = 1
+		if r.Replicas != nil {
+			desired = int(*r.Replicas)
+		}
+	} else {
+		for _, t := range tasks {
+			if t.DesiredState == swarm.TaskStateRunning {
+				desired++
+			}
+		}
+	}
+	switch {
+	case desired == 0 && svc.Spec.Mode.Replicated != nil:
+		obs.State, obs.Reason = target.NotDeployed, "the service is scaled to 0 replicas"
+		return obs, nil
+	case n > 0 && n >= desired:
+		obs.State = target.Running
+		if len(unpinned) > 0 {
+			obs.Reason = fmt.Sprintf("tasks run %s, not pinned by digest: deploy through tier, or create the service with a resolvable image", strings.Join(unpinned, ", "))
+		}
+		return obs, nil
+	case len(tasks) == 0 && svc.PreviousSpec == nil:
+		obs.State, obs.Reason = target.NotDeployed, "the service has no tasks yet"
+		return obs, nil
+	}
+	what := fmt.Sprintf("%d of %d tasks running", n, desired)
+	if desired == 0 {
+		what = "no task is meant to run (does any node match the service's placement?)"
+	}
+	obs.State, obs.Reason = target.Deploying, why(what)
+	return obs, failed
+}
+
+// runningDigests returns the distinct digests pinned in the specs of the
+// running tasks (sorted), the images of running tasks that pin none, and
+// how many tasks run.
+func runningDigests(tasks []swarm.Task) (digests []v1.Hash, unpinned []string, n int) {
+	seen := map[string]bool{}
+	for _, t := range tasks {
+		if t.DesiredState != swarm.TaskStateRunning || t.Status.State != swarm.TaskStateRunning {
+			continue
+		}
+		n++
+		img := ""
+		if cs := t.Spec.ContainerSpec; cs != nil {
+			img = cs.Image
+		}
+		if seen[img] {
+			continue
+		}
+		seen[img] = true
+		d, ok := pinned(img)
+		if !ok {
+			unpinned = append(unpinned, strconv.Quote(img))
+			continue
+		}
+		digests = append(digests, d)
+	}
+	// Tasks with different tags of one digest count once.
+	out := digests[:0]
+	for _, d := range digests {
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, func(a, b v1.Hash) int { return strings.Compare(a.String(), b.String()) })
+	return out, unpinned, n
+}
+
+// pinned returns the digest an image reference pins ("repo:tag@sha256:...").
+func pinned(img string) (v1.Hash, bool) {
+	i := strings.LastIndexByte(img, '@')
+	if i < 0 {
+		return v1.Hash{}, false
+	}
+	h, err := v1.NewHash(img[i+1:])
+	return h, err == nil
+}
+
+// latestFailure returns the task that failed last (at or after since).
+func latestFailure(tasks []swarm.Task, since time.Time) *swarm.Task {
+	var last *swarm.Task
+	for i := range tasks {
+		t := &tasks[i]
+		st := t.Status.State
+		if st != swarm.TaskStateFailed && st != swarm.TaskStateRejected && t.Status.Err == "" {
+			continue
+		}
+		if t.Status.Timestamp.Before(since) {
+			continue
+		}
+		if last == nil || t.Status.Timestamp.After(last.Status.Timestamp) {
+			last = t
+		}
+	}
+	return last
+}
+
+func taskError(t *swarm.Task) string {
+	if t.Status.Err != "" {
+		return t.Status.Err
+	}
+	return fmt.Sprintf("%s (%s)", nonEmpty(t.Status.Message, "no message"), t.Status.State)
+}
+
+// logs returns the last n lines a task wrote to stdout and stderr.
+func (s service) logs(ctx context.Context, taskID string, tty bool, n int) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, logsTimeout)
+	defer cancel()
+	rc, err := s.c.TaskLogs(ctx, taskID, client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(n)})
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	if tty {
+		_, err = io.Copy(&buf, rc)
+	} else {
+		_, err = stdcopy.StdCopy(&buf, &buf, rc)
+	}
+	var lines []string
+	sc := bufio.NewScanner(&buf)
+	for sc.Scan() {
+		if l := strings.TrimRight(sc.Text(), "\r"); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return lines, err
+}
+
+func join(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
