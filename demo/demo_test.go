@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tierdeploy/tier/internal/dockertest"
 	"github.com/tierdeploy/tier/status"
 )
 
@@ -57,5 +58,22 @@ func TestRunOnce(t *testing.T) {
 				t.Errorf("run %d: %s still answers at %s after the demo ended", run, e.Name, e.URL)
 			}
 		}
+	}
+}
+
+func TestRunOnceDocker(t *testing.T) {
+	host := dockertest.Hosts(t, 1)[0]
+	var out bytes.Buffer
+	res, err := Run(context.Background(), Options{Once: true, Target: "docker", DockerHost: host, App: dockertest.App(t), Out: &out, Now: time.Now})
+	if err != nil {
+		t.Fatalf("Run(once, docker) error = %v\n%s", err, out.String())
+	}
+	for _, e := range res.Grid.Environments {
+		if e.Target != "docker" || e.State != status.InSync {
+			t.Errorf("%s = %s on %s, want in-sync on docker", e.Name, e.State, e.Target)
+		}
+	}
+	if !strings.Contains(out.String(), "verified over HTTP") {
+		t.Errorf("docker demo did not verify over HTTP:\n%s", out.String())
 	}
 }
