@@ -176,7 +176,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 				}
 			}
 		}
-		say("stopped the demo's processes")
+		say("stopped what the demo started")
 	}()
 
 	// 1. Every build is pushed once, tagged with its commit.

@@ -47,7 +47,7 @@ func TestRunOnce(t *testing.T) {
 				t.Errorf("run %d: %s runs %s (%s), want %s in-sync", run, e.Name, got, e.State, want[e.Name])
 			}
 		}
-		for _, s := range []string{"verified over HTTP", "stopped the demo's processes", "prod-"} {
+		for _, s := range []string{"verified over HTTP", "stopped what the demo started", "prod-"} {
 			if !strings.Contains(out.String(), s) {
 				t.Errorf("run %d: output does not mention %q:\n%s", run, s, out.String())
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -223,10 +224,13 @@ func (t *Target) digestOf(ctx context.Context, e *engine, c *container.InspectRe
 		return h, nil
 	}
 	if len(repo) == 0 {
-		return v1.Hash{}, fmt.Errorf("container %s on %s runs image %s, which has no registry digest: deploy a build with tier", strings.TrimPrefix(c.Name, "/"), e.addr, c.Config.Image)
+		return v1.Hash{}, fmt.Errorf("%w: container %s on %s runs image %s, which has no registry digest: deploy a build with tier", errNoDigest, strings.TrimPrefix(c.Name, "/"), e.addr, c.Config.Image)
 	}
-	return v1.Hash{}, fmt.Errorf("container %s on %s runs image %s, which has %d registry digests", strings.TrimPrefix(c.Name, "/"), e.addr, c.Config.Image, len(repo))
+	return v1.Hash{}, fmt.Errorf("%w: container %s on %s runs image %s, which has %d registry digests", errNoDigest, strings.TrimPrefix(c.Name, "/"), e.addr, c.Config.Image, len(repo))
 }
+
+// errNoDigest says the engine cannot tell which digest a container runs.
+var errNoDigest = errors.New("digest unknown")
 
 // tail returns the last LogLines lines container id wrote to stdout and
 // stderr, or nil when the engine has none to give.

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -52,6 +53,10 @@ func (t *Target) Observe(ctx context.Context, env config.Environment, svc config
 			continue
 		}
 		h, err := t.digestOf(ctx, e, c)
+		if errors.Is(err, errNoDigest) {
+			// Not something tier deployed: it runs, but not a build.
+			return target.Observation{State: target.Failed, Reason: err.Error()}, nil
+		}
 		if err != nil {
 			return target.Observation{}, wrap(err)
 		}
