@@ -33,8 +33,12 @@ func image(d target.Deployment) string {
 // image(d), leaving the rest of its spec as it is, and returns once the
 // manager has accepted the update; Swarm rolls the tasks over under the
 // service's update_config. When the spec already names that image, Deploy
-// changes nothing, except that it resumes an update Swarm paused (as
-// `docker service update SERVICE` does).
+// changes nothing: Swarm is rolling it out, runs it, or paused its update.
+// A paused update is not resumed: its tasks already have the new spec, so
+// sending the spec again would only clear Swarm's "paused" status (and the
+// previous spec a rollback returns to) while the failing tasks keep
+// restarting. Observe reports it Failed with Swarm's message; roll back
+// (docker service rollback) or deploy another build.
 func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 	s, err := t.service(d.Environment)
 	if err != nil {
@@ -50,11 +54,8 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 		spec := svc.Spec
 		cs := *spec.TaskTemplate.ContainerSpec
 		if sameImage(cs.Image, want) {
-			if svc.UpdateStatus == nil || svc.UpdateStatus.State != swarm.UpdateStatePaused {
-				t.log.Info("swarm service already names the image", "environment", d.Environment.Name, "service", s.name, "image", want)
-				return nil
-			}
-			t.log.Info("resuming the paused update of the swarm service", "environment", d.Environment.Name, "service", s.name, "image", want, "message", svc.UpdateStatus.Message)
+			t.log.Info("swarm service already names the image", "environment", d.Environment.Name, "service", s.name, "image", want)
+			return nil
 		}
 		if err := lossless(r.Raw, spec); err != nil {
 			return &SpecError{Service: s.name, Host: s.host, Reason: err.Error() + ": tier would drop it, so it leaves the service alone; update tier"}

@@ -36,7 +36,8 @@
 // (Options.LogLines). A service that does not exist is an error
 // (*NotFoundError), not NotDeployed: tier never creates services.
 //
-// Nodes pull the image themselves, with the registry credentials stored in
-// the service (docker service create --with-registry-auth), which an
-// update keeps.
+// Nodes pull the image themselves. Deploy sends no registry credentials
+// (the update leaves registryAuthFrom at its default, "spec"), so a private
+// registry needs credentials the nodes or the service already hold; only
+// the credential-free embedded registry is tested here.
 package swarm

@@ -132,7 +132,6 @@ func observe(svc swarm.Service, tasks []swarm.Task) (target.Observation, *swarm.
 // running tasks (sorted), the images of running tasks that pin none, and
 // how many tasks run.
 func runningDigests(tasks []swarm.Task) (digests []v1.Hash, unpinned []string, n int) {
-	seen := map[string]bool{}
 	for _, t := range tasks {
 		if t.DesiredState != swarm.TaskStateRunning || t.Status.State != swarm.TaskStateRunning {
 			continue
@@ -142,26 +141,16 @@ func runningDigests(tasks []swarm.Task) (digests []v1.Hash, unpinned []string, n
 		if cs := t.Spec.ContainerSpec; cs != nil {
 			img = cs.Image
 		}
-		if seen[img] {
-			continue
-		}
-		seen[img] = true
 		d, ok := pinned(img)
-		if !ok {
+		switch {
+		case !ok && !slices.Contains(unpinned, strconv.Quote(img)):
 			unpinned = append(unpinned, strconv.Quote(img))
-			continue
-		}
-		digests = append(digests, d)
-	}
-	// Tasks with different tags of one digest count once.
-	out := digests[:0]
-	for _, d := range digests {
-		if !slices.Contains(out, d) {
-			out = append(out, d)
+		case ok && !slices.Contains(digests, d):
+			digests = append(digests, d)
 		}
 	}
-	slices.SortFunc(out, func(a, b v1.Hash) int { return strings.Compare(a.String(), b.String()) })
-	return out, unpinned, n
+	slices.SortFunc(digests, func(a, b v1.Hash) int { return strings.Compare(a.String(), b.String()) })
+	return digests, unpinned, n
 }
 
 // pinned returns the digest an image reference pins ("repo:tag@sha256:...").
