@@ -68,9 +68,16 @@ stop)
     [ -f "$pidfile" ] || continue
     kill "$(cat "$pidfile")" 2>/dev/null || true
   done
-  sleep 3
-  pkill -f "dockerd --host unix://$root" 2>/dev/null || true
-  rm -rf "$root"
+  for _ in $(seq 1 20); do
+    pgrep -f "dockerd --host unix://$root" >/dev/null || break
+    sleep 0.5
+  done
+  pkill -9 -f "dockerd --host unix://$root" 2>/dev/null || true
+  # The engines leave mounts (network namespaces, overlay of vfs) under root.
+  grep -o " $root[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done
+  rm -rf "$root" 2>/dev/null || echo "some of $root could not be removed" >&2
   ;;
 *)
   echo "usage: $0 start [N] | stop" >&2
