@@ -1,0 +1,156 @@
+// Package awscred builds the AWS configuration of each environment from
+// what tier.yaml names: a shared-config profile, a role to assume (with an
+// optional external ID and a session name naming the environment), or the
+// names of environment variables that hold keys. Each environment gets its
+// own cached credential provider, never shared with another by mistake.
+package awscred
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/tierdeploy/tier/config"
+)
+
+// Settings are one environment's AWS settings. Secrets are never here: only
+// names of profiles, roles and environment variables.
+type Settings struct {
+	// Environment names the environment; the assumed role's session is
+	// "tier-<environment>" so CloudTrail says who deployed where.
+	Environment        string
+	Region             string
+	Profile            string
+	RoleARN            string
+	ExternalID         string
+	AccessKeyIDEnv     string
+	SecretAccessKeyEnv string
+	SessionTokenEnv    string
+}
+
+// Cache hands out one aws.Config per distinct Settings, each with its own
+// cached credentials.
+type Cache struct {
+	// Getenv reads environment variables; nil means os.Getenv.
+	Getenv func(string) string
+	// Endpoint, when set, sends every AWS API call there (tests' stand-in).
+	Endpoint string
+	// SharedConfigFiles and SharedCredentialsFiles replace ~/.aws/config
+	// and ~/.aws/credentials when set (tests).
+	SharedConfigFiles, SharedCredentialsFiles []string
+	// MaxAttempts bounds the SDK's retries of throttled calls (10 when 0).
+	MaxAttempts int
+
+	mu   sync.Mutex
+	cfgs map[Settings]aws.Config
+}
+
+// Config returns the AWS configuration for s, building it once.
+func (c *Cache) Config(ctx context.Context, s Settings) (aws.Config, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cfg, ok := c.cfgs[s]; ok {
+		return cfg, nil
+	}
+	cfg, err := c.build(ctx, s)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	if c.cfgs == nil {
+		c.cfgs = map[Settings]aws.Config{}
+	}
+	c.cfgs[s] = cfg
+	return cfg, nil
+}
+
+func (c *Cache) build(ctx context.Context, s Settings) (aws.Config, error) {
+	getenv := c.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	attempts := c.MaxAttempts
+	if attempts == 0 {
+		attempts = 10
+	}
+	opts := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRetryer(func() aws.Retryer {
+			// Adaptive mode backs off and rate-limits itself when AWS
+			// answers ThrottlingException.
+			return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) { so.MaxAttempts = attempts })
+			})
+		}),
+	}
+	if s.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(s.Region))
+	}
+	if s.Profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(s.Profile))
+	}
+	if c.SharedConfigFiles != nil {
+		opts = append(opts, awsconfig.WithSharedConfigFiles(c.SharedConfigFiles))
+	}
+	if c.SharedCredentialsFiles != nil {
+		opts = append(opts, awsconfig.WithSharedCredentialsFiles(c.SharedCredentialsFiles))
+	}
+	if s.AccessKeyIDEnv != "" {
+		id, secret := getenv(s.AccessKeyIDEnv), getenv(s.SecretAccessKeyEnv)
+		if id == "" || secret == "" {
+			return aws.Config{}, fmt.Errorf("environment %s: the AWS keys are read from $%s and $%s, and %s: export both (the CI secret store is the place for them)",
+				s.Environment, s.AccessKeyIDEnv, s.SecretAccessKeyEnv, unset(getenv, s.AccessKeyIDEnv, s.SecretAccessKeyEnv))
+		}
+		token := ""
+		if s.SessionTokenEnv != "" {
+			token = getenv(s.SessionTokenEnv)
+		}
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id, secret, token)))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("environment %s: loading AWS settings: %w", s.Environment, err)
+	}
+	if c.Endpoint != "" {
+		cfg.BaseEndpoint = aws.String(c.Endpoint)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, fmt.Errorf("environment %s: no AWS region: set region: in its ecs block, or AWS_REGION", s.Environment)
+	}
+	if s.RoleARN != "" {
+		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), s.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = "tier-" + s.Environment
+			if s.ExternalID != "" {
+				o.ExternalID = aws.String(s.ExternalID)
+			}
+		})
+		cfg.Credentials = aws.NewCredentialsCache(provider)
+	}
+	return cfg, nil
+}
+
+func unset(getenv func(string) string, names ...string) string {
+	var out []string
+	for _, n := range names {
+		if getenv(n) == "" {
+			out = append(out, "$"+n)
+		}
+	}
+	switch len(out) {
+	case 1:
+		return out[0] + " is not set"
+	default:
+		return out[0] + " and " + out[1] + " are not set"
+	}
+}
+
+// FromECS returns the settings of an environment's ecs block.
+func FromECS(env string, e *config.ECS) Settings {
+	return Settings{Environment: env, Region: e.Region, Profile: e.Profile, RoleARN: e.RoleARN, ExternalID: e.ExternalID,
+		AccessKeyIDEnv: e.AccessKeyIDEnv, SecretAccessKeyEnv: e.SecretAccessKeyEnv, SessionTokenEnv: e.SessionTokenEnv}
+}
