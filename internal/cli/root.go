@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/tierdeploy/tier/awscred"
 	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/embedded"
@@ -33,6 +34,19 @@ type app struct {
 	// registry clients (tests count bytes through it).
 	now       func() time.Time
 	transport http.RoundTripper
+	// aws holds every environment's AWS configuration for the process;
+	// awsEndpoint, when set, sends AWS calls to a stand-in (tests).
+	aws         *awscred.Cache
+	awsEndpoint string
+	awsGetenv   func(string) string
+}
+
+// awsCreds returns the process's AWS settings cache.
+func (a *app) awsCreds() *awscred.Cache {
+	if a.aws == nil {
+		a.aws = &awscred.Cache{Endpoint: a.awsEndpoint, Getenv: a.awsGetenv}
+	}
+	return a.aws
 }
 
 // Run executes tier with args and returns the exit status.
@@ -95,7 +109,7 @@ invalid tag, build not found), 3 partly done.`,
 	f.StringVarP(&a.configPath, "config", "c", def, "configuration file (env TIER_CONFIG)")
 	f.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	f.BoolVarP(&a.verbose, "verbose", "v", false, "log progress and registry requests to stderr")
-	root.AddCommand(a.initCmd(), a.validateCmd(), a.registryCmd(), a.pushCmd(), a.promoteCmd(), a.rollbackCmd(), a.statusCmd(), a.demoCmd(), a.demoAppCmd())
+	root.AddCommand(a.initCmd(), a.validateCmd(), a.registryCmd(), a.pushCmd(), a.promoteCmd(), a.rollbackCmd(), a.statusCmd(), a.demoCmd(), a.demoAppCmd(), a.doctorCmd())
 	return root
 }
 

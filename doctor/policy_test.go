@@ -1,0 +1,44 @@
+package doctor
+
+import "testing"
+
+func TestPolicyAllowsPull(t *testing.T) {
+	tests := []struct {
+		name, policy string
+		want         bool
+	}{
+		{"account root", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},"Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]}]}`, true},
+		{"list of principals", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111111111111:root","210987654321"]},"Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]}]}`, true},
+		{"role of the account", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:role/ecsTaskExecution"},"Action":"ecr:*"}]}`, true},
+		{"everyone", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]}]}`, true},
+		{"split over statements", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"210987654321"},"Action":"ecr:BatchGetImage"},{"Effect":"Allow","Principal":{"AWS":"210987654321"},"Action":"ecr:GetDownloadUrlForLayer"}]}`, true},
+		{"another account", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"ecr:*"}]}`, false},
+		{"layers missing", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"210987654321"},"Action":"ecr:BatchGetImage"}]}`, false},
+		{"deny", `{"Statement":[{"Effect":"Deny","Principal":{"AWS":"210987654321"},"Action":"ecr:*"}]}`, false},
+		{"prefix of another account", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::2109876543210:root"},"Action":"ecr:*"}]}`, false},
+		{"not json", `nope`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := PolicyAllowsPull(tc.policy, "210987654321"); got != tc.want {
+				t.Errorf("PolicyAllowsPull(%s) = %v, want %v", tc.policy, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestInRepository(t *testing.T) {
+	repo := "012345678922.dkr.ecr.us-east-1.amazonaws.com/api"
+	for img, want := range map[string]bool{
+		repo + ":dev":               true,
+		repo + "@sha256:abc":        true,
+		repo + ":dev@sha256:abc":    true,
+		repo:                        true,
+		repo + "-worker:dev":        false,
+		"docker.io/library/nginx:1": false,
+	} {
+		if got := inRepository(img, repo); got != want {
+			t.Errorf("inRepository(%q) = %v, want %v", img, got, want)
+		}
+	}
+}

@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/tierdeploy/tier/doctor"
+)
+
+func (a *app) doctorCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "doctor",
+		Short: "Check that every environment can be deployed to",
+		Long: `Check each environment, one line per finding with the fix:
+
+  ecs environments: that its credentials work (the caller identity), that the
+  cluster, the service and the container exist, that the task definition's
+  image is in the service's repository, and that the shared ECR repository's
+  policy lets the environment's account pull;
+  other environments: that their platform answers.
+
+Exit status 0 when every check passes, 1 when any fails.`,
+		Example: `  tier doctor
+  AWS_PROFILE=registry tier doctor --output json`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			s, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			d := &doctor.Doctor{Config: s.cfg, Creds: a.awsCreds(), Targets: a.targets(s)}
+			findings := d.Run(ctx)
+			failed := 0
+			for _, f := range findings {
+				if !f.OK {
+					failed++
+				}
+			}
+			if a.json() {
+				if err := a.writeJSON(struct {
+					Findings []doctor.Finding `json:"findings"`
+				}{findings}); err != nil {
+					return err
+				}
+			} else {
+				t := newTable(a.stdout, "", "ENVIRONMENT", "CHECK", "DETAIL", "FIX")
+				for _, f := range findings {
+					mark := "ok"
+					if !f.OK {
+						mark = "FAIL"
+					}
+					t.row(mark, f.Environment, f.Check, f.Detail, f.Fix)
+				}
+				t.flush()
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d of %d checks failed", failed, len(findings))
+			}
+			return nil
+		},
+	}
+}
