@@ -299,6 +299,8 @@ func (e *Engine) wait(ctx context.Context, tg target.Target, it Item, start time
 	for {
 		obs, err := tg.Observe(ctx, env, it.Service)
 		switch {
+		case err != nil && ctx.Err() != nil:
+			// Cut off by our own deadline: keep the last real observation.
 		case err != nil:
 			lastErr = err
 		case obs.RunsOnly(it.Digest):

@@ -33,6 +33,21 @@ type Options struct {
 	Retry Retry
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Retagger, when set, moves tags for Retag instead of the OCI manifest
+	// copy. Set it for registries whose own API must move tags: Amazon ECR
+	// (registry/ecr), whose PutImage has its own rate quota, typed errors
+	// and tag-mutability settings. Every other method still speaks the OCI
+	// distribution API.
+	Retagger Retagger
+}
+
+// Retagger points tag at digest in repo (the repository's full name in the
+// registry, path prefix of the host included) through a registry's own
+// API, reads the tag back, and returns the typed errors of this package
+// (*NotFoundError, *TagImmutableError, *MismatchError, ...) or errors that
+// match them with errors.As.
+type Retagger interface {
+	Retag(ctx context.Context, repo string, digest v1.Hash, tag string) error
 }
 
 // Client talks to one registry host.
@@ -43,6 +58,9 @@ type Client struct {
 	// per request.
 	puller *remote.Puller
 	pusher *remote.Pusher
+	// retagger, when set, does what Retag does through the registry's own
+	// API.
+	retagger Retagger
 }
 
 var ecrHost = regexp.MustCompile(`^\d{12}\.dkr(-fips)?\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
@@ -93,7 +111,7 @@ func New(host string, o Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{host: host, puller: puller, pusher: pusher}, nil
+	return &Client{host: host, puller: puller, pusher: pusher, retagger: o.Retagger}, nil
 }
 
 // Host returns the registry host the client talks to.
@@ -176,8 +194,19 @@ func (c *Client) Manifest(ctx context.Context, repo string, digest v1.Hash) (*re
 
 // Retag points tag at digest in repo by copying the manifest bytes fetched by
 // digest, with their media type, then reads the tag back and checks it
-// resolves to digest. No layer is read or written.
+// resolves to digest. No layer is read or written. With Options.Retagger
+// set, the Retagger does all of this through the registry's own API.
 func (c *Client) Retag(ctx context.Context, repo string, digest v1.Hash, tag string) error {
+	if c.retagger != nil {
+		if err := tags.Validate(tag); err != nil {
+			return err
+		}
+		r, err := c.Repository(repo)
+		if err != nil {
+			return err
+		}
+		return c.retagger.Retag(ctx, r.RepositoryStr(), digest, tag)
+	}
 	desc, err := c.Manifest(ctx, repo, digest)
 	if err != nil {
 		return err

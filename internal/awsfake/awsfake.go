@@ -78,6 +78,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Mu.Lock()
 	defer s.Mu.Unlock()
+	if strings.HasPrefix(r.URL.Path, "/v2/") {
+		s.serveOCI(w, r)
+		return
+	}
 	account, known := s.Keys[key]
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		_, op, _ := strings.Cut(target, ".")
