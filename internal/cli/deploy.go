@@ -15,6 +15,7 @@ import (
 	"github.com/tierdeploy/tier/promote"
 	"github.com/tierdeploy/tier/target"
 	"github.com/tierdeploy/tier/target/docker"
+	"github.com/tierdeploy/tier/target/ecs"
 	"github.com/tierdeploy/tier/target/local"
 	"github.com/tierdeploy/tier/target/swarm"
 )
@@ -65,6 +66,12 @@ func (a *app) targets(s *session) func(env config.Environment) (target.Target, e
 			sw := swarm.New(swarm.Options{Log: a.log})
 			s.closers = append(s.closers, sw.Close)
 			t = sw
+		case "ecs":
+			release := map[string]bool{}
+			for _, t := range s.cfg.Tiers {
+				release[t.Name] = t.Release
+			}
+			t = ecs.New(ecs.Options{Creds: a.awsCreds(), Log: a.log, ReleaseTiers: release, Registry: s.cfg.Registry})
 		default:
 			return nil, fmt.Errorf("the %s target is not available in this version of tier", kind)
 		}

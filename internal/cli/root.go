@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 	"github.com/tierdeploy/tier/awscred"
 	"github.com/tierdeploy/tier/catalog"
@@ -20,6 +21,7 @@ import (
 	"github.com/tierdeploy/tier/embedded"
 	"github.com/tierdeploy/tier/promote"
 	"github.com/tierdeploy/tier/registry"
+	"github.com/tierdeploy/tier/registry/ecr"
 )
 
 // app holds what every command shares: flags, streams and seams for tests.
@@ -39,6 +41,8 @@ type app struct {
 	aws         *awscred.Cache
 	awsEndpoint string
 	awsGetenv   func(string) string
+	// keychain, when set, replaces the registry credentials (tests).
+	keychain authn.Keychain
 }
 
 // awsCreds returns the process's AWS settings cache.
@@ -169,7 +173,20 @@ func (a *app) open(ctx context.Context) (*session, error) {
 		host, s.release = addr, release
 		a.log.Debug("embedded registry", "addr", addr, "dir", registryDir(cfg))
 	}
-	s.reg, err = registry.New(host, registry.Options{Transport: a.transport})
+	opts := registry.Options{Transport: a.transport, Keychain: a.keychain}
+	if _, region, ok := ecr.ParseHost(host); ok {
+		// Tags move through the ECR API with the registry account's
+		// credentials (the default chain: AWS_PROFILE, role, ...).
+		cfg, err := a.awsCreds().Config(ctx, awscred.Settings{Environment: "registry", Region: region})
+		if err == nil {
+			opts.Retagger, err = ecr.ForHost(cfg, host, ecr.Options{})
+		}
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("registry %s: %w", host, err)
+		}
+	}
+	s.reg, err = registry.New(host, opts)
 	if err != nil {
 		s.Close()
 		return nil, err
