@@ -15,7 +15,7 @@ func (a *app) promoteCmd() *cobra.Command {
 	var df deployFlags
 	cmd := &cobra.Command{
 		Use:   "promote TIER",
-		Short: "Move TIER's tag to a build, or cut a release tag",
+		Short: "Move TIER's tag to a build (or cut a release tag) and deploy every environment of TIER",
 		Long: `Promote a build to TIER in the registry.
 
 A mutable tier (tag: dev) has its tag moved to the build's digest. A release
@@ -26,8 +26,13 @@ The build is named by --commit (a full hash or a unique prefix) or --digest;
 without either, tier takes the digest the tier's 'from' tier points to now.
 Retagging copies the manifest fetched by digest, then reads the tag back and
 checks its digest: no layer is read or written. If the tier already points at
-the build, nothing changes. Every service is promoted unless --service is given;
-all are resolved before any tag moves.`,
+the build, no tag moves. Every service is promoted unless --service is given;
+all are resolved before any tag moves.
+
+Then every environment of TIER is deployed at once (at most --parallel), pinned to
+that digest; each rollout is waited for (at most --timeout) and verified from the
+platform. Live progress goes to stderr, the summary to stdout. Exit status 0 when
+every environment runs the digest, 1 when none does, 3 when some do.`,
 		Example: `  tier promote dev --commit 4f2a9c1
   tier promote staging              # take what dev points to
   tier promote prod --dry-run       # show the release tag that would be cut
@@ -70,7 +75,7 @@ func (a *app) rollbackCmd() *cobra.Command {
 	var df deployFlags
 	cmd := &cobra.Command{
 		Use:   "rollback TIER",
-		Short: "Put TIER back on an earlier build",
+		Short: "Put TIER back on an earlier build and deploy it",
 		Long: `Put TIER back on an earlier build.
 
 For a release tier the release tags are the timeline of what it was set to.
@@ -79,7 +84,9 @@ day, UTC) and cuts a NEW release tag now pointing at that build, so the tags sta
 an append-only log. --to may also name a release tag, a commit or a digest.
 Without --to, the release before the current one is used.
 
-For a mutable tier, --to COMMIT, --to sha256:DIGEST or --to TAG moves the tag back.`,
+For a mutable tier, --to COMMIT, --to sha256:DIGEST or --to TAG moves the tag back.
+
+Every environment of TIER is then deployed and verified, as with promote.`,
 		Example: `  tier rollback prod --to 2020-11-12
   tier rollback prod --to 2020-11-12T10:30Z
   tier rollback prod --to prod-20201112T103000Z
