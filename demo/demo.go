@@ -105,9 +105,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		o.Target = "local"
 	}
 	if o.App == "" {
-		if o.App, err = appBinary(ctx, o.Target); err != nil {
+		var cleanup func()
+		if o.App, cleanup, err = appBinary(ctx, o.Target); err != nil {
 			return res, err
 		}
+		defer cleanup()
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(o.Out, format+"\n", args...) }
 	res.Dir = o.Dir
@@ -439,25 +441,27 @@ func first(s []string) string {
 // appBinary returns the program the demo images run: this executable, or
 // for containers a static build of it (containers have no C library to
 // load a dynamically linked one).
-func appBinary(ctx context.Context, kind string) (string, error) {
+func appBinary(ctx context.Context, kind string) (string, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if kind != "docker" || isStatic(self) {
-		return self, nil
+		return self, func() {}, nil
 	}
 	dir, err := os.MkdirTemp("", "tier-demo-app-")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
+	cleanup := func() { os.RemoveAll(dir) }
 	out := filepath.Join(dir, "tier")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/tierdeploy/tier/cmd/tier")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("the docker demo needs a static tier binary and building one failed (%v: %s): run it from the tier source tree, or build with CGO_ENABLED=0 go build ./cmd/tier", err, b)
+		cleanup()
+		return "", nil, fmt.Errorf("the docker demo needs a static tier binary and building one failed (%v: %s): run it from the tier source tree, or build with CGO_ENABLED=0 go build ./cmd/tier", err, b)
 	}
-	return out, nil
+	return out, cleanup, nil
 }
 
 // isStatic reports whether the ELF executable at path needs no dynamic

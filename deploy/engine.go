@@ -301,6 +301,8 @@ func (e *Engine) wait(ctx context.Context, tg target.Target, it Item, start time
 		switch {
 		case err != nil && ctx.Err() != nil:
 			// Cut off by our own deadline: keep the last real observation.
+		case target.Permanent(err):
+			return Failed, err.Error(), last.URL
 		case err != nil:
 			lastErr = err
 		case obs.RunsOnly(it.Digest):

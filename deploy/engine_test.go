@@ -260,3 +260,27 @@ func TestRunTargetErrors(t *testing.T) {
 		t.Errorf("Run() = dev %s, mb-dev %s (%s); want verified and failed naming the credentials", got["dev"].Outcome, got["mb-dev"].Outcome, got["mb-dev"].Reason)
 	}
 }
+
+type deniedErr struct{}
+
+func (deniedErr) Error() string {
+	return "AccessDeniedException: not authorized to perform ecs:ListTasks"
+}
+func (deniedErr) Permanent() bool { return true }
+
+// An observation error that waiting cannot cure fails the environment at
+// once, not at the timeout.
+func TestRunPermanentObserveError(t *testing.T) {
+	tg := targettest.New()
+	tg.Set("dev", targettest.Script{ObserveErr: deniedErr{}}, old)
+	e := engine(tg)
+	e.Timeout = time.Hour
+	start := time.Now()
+	got := outcomes(e.Run(context.Background(), items(newD, "dev"), false))["dev"]
+	if got.Outcome != deploy.Failed || !strings.Contains(got.Reason, "ecs:ListTasks") {
+		t.Errorf("Run() dev = %s (%s), want failed naming the denied action", got.Outcome, got.Reason)
+	}
+	if time.Since(start) > time.Minute {
+		t.Errorf("Run() waited %s for a permanent error", time.Since(start))
+	}
+}

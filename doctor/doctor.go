@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -228,42 +229,56 @@ func (d *Doctor) policyAllows(ctx context.Context, api ecrAPI, registryID, repo,
 	if PolicyAllowsPull(aws.ToString(out.PolicyText), account) {
 		f.OK, f.Detail = true, fmt.Sprintf("repository %s lets account %s pull", repo, account)
 	} else {
-		f.Detail = fmt.Sprintf("repository %s's policy does not let account %s pull", repo, account)
+		f.Detail = fmt.Sprintf("repository %s's policy does not let account %s pull (or only under conditions, which tier does not judge)", repo, account)
 		f.Fix = "add arn:aws:iam::" + account + ":root to the policy's pull statement (ecr:BatchGetImage, ecr:GetDownloadUrlForLayer; docs/ecs.md)"
 	}
 	return nil
 }
 
-// PolicyAllowsPull reports whether an ECR repository policy has an Allow
-// statement granting ecr:BatchGetImage and ecr:GetDownloadUrlForLayer to
-// account (its root, any principal, or "*").
+// PolicyAllowsPull reports whether an ECR repository policy has Allow
+// statements granting ecr:BatchGetImage and ecr:GetDownloadUrlForLayer to
+// account (its root or an identity in it, or "*"), with no Deny for the
+// account. Statements with conditions are not counted: tier cannot judge
+// them, so it does not claim they grant the pull.
 func PolicyAllowsPull(policy, account string) bool {
 	var doc struct {
 		Statement []struct {
-			Effect    string
-			Principal json.RawMessage
-			Action    json.RawMessage
+			Effect       string
+			Principal    json.RawMessage
+			NotPrincipal json.RawMessage
+			Action       json.RawMessage
+			Condition    json.RawMessage
 		}
 	}
 	if json.Unmarshal([]byte(policy), &doc) != nil {
 		return false
 	}
-	need := []string{"ecr:batchgetimage", "ecr:getdownloadurlforlayer"}
+	need := []string{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
 	granted := map[string]bool{}
 	for _, s := range doc.Statement {
-		if s.Effect != "Allow" || !principalIncludes(s.Principal, account) {
+		if s.NotPrincipal != nil || !principalIncludes(s.Principal, account) {
 			continue
 		}
-		for _, a := range strs(s.Action) {
-			a = strings.ToLower(a)
-			for _, n := range need {
-				if a == n || a == "ecr:*" || a == "*" {
-					granted[n] = true
-				}
+		for _, n := range need {
+			if !slices.ContainsFunc(strs(s.Action), func(a string) bool { return actionMatches(a, n) }) {
+				continue
+			}
+			switch {
+			case s.Effect == "Deny":
+				return false
+			case s.Effect == "Allow" && len(s.Condition) == 0:
+				granted[n] = true
 			}
 		}
 	}
 	return len(granted) == len(need)
+}
+
+// actionMatches matches an IAM action pattern ("ecr:BatchGet*", "*")
+// against an action, case-insensitively.
+func actionMatches(pattern, action string) bool {
+	ok, err := path.Match(strings.ToLower(pattern), strings.ToLower(action))
+	return err == nil && ok
 }
 
 func principalIncludes(raw json.RawMessage, account string) bool {

@@ -17,6 +17,10 @@ func TestPolicyAllowsPull(t *testing.T) {
 		{"deny", `{"Statement":[{"Effect":"Deny","Principal":{"AWS":"210987654321"},"Action":"ecr:*"}]}`, false},
 		{"prefix of another account", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::2109876543210:root"},"Action":"ecr:*"}]}`, false},
 		{"not json", `nope`, false},
+		{"action wildcard", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"210987654321"},"Action":["ecr:BatchGet*","ecr:GetDownload*"]}]}`, true},
+		{"deny wins", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"},{"Effect":"Deny","Principal":{"AWS":"210987654321"},"Action":"ecr:BatchGetImage"}]}`, false},
+		{"condition not judged", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-123"}}}]}`, false},
+		{"not principal", `{"Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"111111111111"},"Action":"ecr:*"}]}`, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

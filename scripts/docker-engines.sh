@@ -6,7 +6,9 @@
 #   scripts/docker-engines.sh start [N]   start N engines (default 2), print their hosts
 #   scripts/docker-engines.sh stop        stop them and remove their state
 #
-# Hosts are unix:///tmp/tier-docker/engine<i>/docker.sock. Engine 1 is also a
+# Each engine has its own containerd namespaces, so that even when they share
+# a system containerd (installing docker.io on systemd starts one) their
+# containers stay apart. Hosts are unix:///tmp/tier-docker/engine<i>/docker.sock. Engine 1 is also a
 # single-node Swarm manager (advertised on 127.0.0.1). TIER_DOCKER_HOSTS is
 # printed as a comma-separated list for the tests.
 set -euo pipefail
@@ -15,11 +17,14 @@ cmd=${1:-start}
 n=${2:-2}
 
 install() {
-  if ! command -v dockerd >/dev/null 2>&1; then
-    echo "installing docker.io (dockerd, containerd, runc)..." >&2
+  local pkgs=()
+  command -v dockerd >/dev/null 2>&1 || pkgs+=(docker.io)
+  command -v pgrep >/dev/null 2>&1 || pkgs+=(procps)
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    echo "installing ${pkgs[*]}..." >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2 || true
-    apt-get install -y -qq docker.io >&2
+    apt-get install -y -qq "${pkgs[@]}" >&2
   fi
 }
 
@@ -37,6 +42,8 @@ start_one() {
     --pidfile "$dir/docker.pid" \
     --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
     --storage-driver=vfs \
+    --containerd-namespace "tier-engine$i" \
+    --containerd-plugins-namespace "tier-engine$i-plugins" \
     >"$dir/dockerd.log" 2>&1 &
   for _ in $(seq 1 120); do
     if DOCKER_HOST="unix://$sock" docker version >/dev/null 2>&1; then

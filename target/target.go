@@ -6,6 +6,7 @@ package target
 
 import (
 	"context"
+	"errors"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/tierdeploy/tier/config"
@@ -76,4 +77,12 @@ type Target interface {
 	Deploy(ctx context.Context, d Deployment) error
 	// Observe reports what the platform runs for svc in env.
 	Observe(ctx context.Context, env config.Environment, svc config.Service) (Observation, error)
+}
+
+// Permanent reports whether err says that observing again cannot succeed
+// (access denied, the service does not exist): errors that implement
+// Permanent() bool and return true.
+func Permanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
 }

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 	"github.com/tierdeploy/tier/demo"
 )
@@ -27,6 +29,9 @@ the end.`,
   tier demo --target docker --once  # the same on a Docker engine`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Target != "local" && o.Target != "docker" {
+				return fmt.Errorf("%w: --target %q: use local or docker", errUsage, o.Target)
+			}
 			o.Out, o.Now, o.Log = a.stdout, a.now, a.log
 			_, err := demo.Run(cmd.Context(), o)
 			return err

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -54,10 +55,14 @@ environments:
   staging: {tier: staging, tenant: default, swarm: {host: %q, service: %s}}
   prod:    {tier: prod, tenant: default, swarm: {host: %q, service: %s}}
 `, reg.Host(), hosts[0], stamp, pDev, hosts[1], stamp, pMb, hosts[0], stg, hosts[0], prod))
+	clients := []*client.Client{dockertest.Client(t, hosts[0]), dockertest.Client(t, hosts[1])}
 	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
 		for i, name := range []string{"tcli-dev-" + stamp, "tcli-mbdev-" + stamp} {
-			c := dockertest.Client(t, hosts[i])
-			c.ContainerRemove(t.Context(), name, client.ContainerRemoveOptions{Force: true})
+			if _, err := clients[i].ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true}); err != nil {
+				t.Errorf("removing %s: %v", name, err)
+			}
 		}
 	})
 
@@ -172,7 +177,13 @@ func createService(t *testing.T, c *client.Client, name, image string, port int,
 	if _, err := c.ServiceCreate(t.Context(), client.ServiceCreateOptions{Spec: spec}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.ServiceRemove(t.Context(), name, client.ServiceRemoveOptions{}) })
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := c.ServiceRemove(ctx, name, client.ServiceRemoveOptions{}); err != nil {
+			t.Errorf("removing service %s: %v", name, err)
+		}
+	})
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		if version(t, port) != "" && !strings.HasPrefix(version(t, port), "down") {

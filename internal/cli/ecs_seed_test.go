@@ -199,13 +199,25 @@ environments:
 		t.Errorf("release tags = %v, want %s and %s on c1, the 13th's on c2", tags, rel1, rel3)
 	}
 
-	// Every ECS call was signed by its environment's account.
+	// Every ECS call was signed with its environment's own credentials:
+	// the default tenant's keys, mb-dev's keys, or mb's assumed role.
+	assumed := map[string]bool{}
+	for _, r := range fake.AssumedRoles() {
+		assumed[r.AccessKeyID] = true
+	}
 	for _, c := range fake.Calls {
 		if c.Service != "ecs" {
 			continue
 		}
-		if c.Account != defAccount && c.Account != mbAccount {
-			t.Errorf("%s signed by account %q", c.Operation, c.Account)
+		cluster, hasCluster := c.Params["cluster"]
+		switch {
+		case !hasCluster && (c.AccessKeyID == "AKIADEFAULT000000000" || c.AccessKeyID == "AKIAMBDEV00000000000" || assumed[c.AccessKeyID]):
+			// Task-definition calls name no cluster.
+		case c.Account == defAccount && c.AccessKeyID == "AKIADEFAULT000000000":
+		case c.Account == mbAccount && c.AccessKeyID == "AKIAMBDEV00000000000" && cluster == "api-dev":
+		case c.Account == mbAccount && assumed[c.AccessKeyID] && cluster != "api-dev":
+		default:
+			t.Errorf("%s on cluster %v signed by %s of account %s: not that environment's credentials", c.Operation, c.Params["cluster"], c.AccessKeyID, c.Account)
 		}
 	}
 	// The grid agrees.

@@ -154,6 +154,9 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 // env's and runs svc, or carries no tier labels at all.
 func owned(c *container.InspectResponse, env config.Environment, svc config.Service) error {
 	n := strings.TrimPrefix(c.Name, "/")
+	if c.Config.Labels[LabelEnvironment] == "" {
+		return fmt.Errorf("container %s was not created by tier (it has no %s label): remove it, or give the environment another container name", n, LabelEnvironment)
+	}
 	if e := c.Config.Labels[LabelEnvironment]; e != "" && e != env.Name {
 		return fmt.Errorf("container %s belongs to environment %s, not %s: give each environment its own container name, or remove the container", n, e, env.Name)
 	}

@@ -213,3 +213,13 @@ func shortTD(arn string) string {
 	}
 	return arn
 }
+
+// Permanent marks errors that waiting will not cure, so the engine fails
+// the environment at once instead of polling until its timeout.
+func (e *NotFoundError) Permanent() bool { return true }
+
+// Permanent implements the engine's permanent-error check.
+func (e *AccessError) Permanent() bool { return true }
+
+// Permanent implements the engine's permanent-error check.
+func (e *CredentialsError) Permanent() bool { return true }

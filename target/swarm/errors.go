@@ -47,3 +47,7 @@ func short(d string) string {
 	}
 	return d
 }
+
+// Permanent marks errors that waiting will not cure, so the engine fails
+// the environment at once instead of polling until its timeout.
+func (e *NotFoundError) Permanent() bool { return true }

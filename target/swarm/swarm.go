@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/docker/cli/cli/connhelper"
 	"log/slog"
+	"strings"
 	"sync"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -84,8 +86,17 @@ func (t *Target) client(host string) (engine, error) {
 		return c, nil
 	}
 	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
-	if host != "" {
-		opts = []client.Opt{client.WithHost(host), client.WithAPIVersionNegotiation()}
+	switch {
+	case strings.HasPrefix(host, "ssh://"):
+		h, err := connhelper.GetConnectionHelper(host)
+		if err != nil {
+			return nil, fmt.Errorf("swarm manager %s: %w", host, err)
+		}
+		opts = []client.Opt{client.WithHost(h.Host), client.WithDialContext(h.Dialer), client.WithAPIVersionNegotiation()}
+	case host != "":
+		// TLS settings of a tcp:// manager come from DOCKER_TLS_VERIFY and
+		// DOCKER_CERT_PATH, as the docker CLI reads them.
+		opts = []client.Opt{client.WithHost(host), client.WithTLSClientConfigFromEnv(), client.WithAPIVersionNegotiation()}
 	}
 	c, err := client.New(opts...)
 	if err != nil {
