@@ -110,6 +110,11 @@ func observe(svc swarm.Service, tasks []swarm.Task) (target.Observation, *swarm.
 	case desired == 0 && svc.Spec.Mode.Replicated != nil:
 		obs.State, obs.Reason = target.NotDeployed, "the service is scaled to 0 replicas"
 		return obs, nil
+	case n > 0 && n >= desired && specAhead(svc, running):
+		// An update was accepted but Swarm has not started it yet: the
+		// spec names a digest no running task has.
+		obs.State, obs.Reason = target.Deploying, "the update is accepted; Swarm has not started it yet"
+		return obs, nil
 	case n > 0 && n >= desired:
 		obs.State = target.Running
 		if len(unpinned) > 0 {
@@ -229,4 +234,15 @@ func nonEmpty(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// specAhead reports whether the service's spec pins a digest that none of
+// the running tasks run.
+func specAhead(svc swarm.Service, running []v1.Hash) bool {
+	cs := svc.Spec.TaskTemplate.ContainerSpec
+	if cs == nil {
+		return false
+	}
+	d, ok := pinned(cs.Image)
+	return ok && len(running) > 0 && !slices.Contains(running, d)
 }

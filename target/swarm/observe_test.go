@@ -64,6 +64,12 @@ func TestObserve(t *testing.T) {
 		{name: "completed, all running", svc: with(replicas(1), swarm.UpdateStateCompleted, "update completed"),
 			tasks: []swarm.Task{running("a", d2), task("old", d1, swarm.TaskStateShutdown, swarm.TaskStateShutdown, "", t0)},
 			state: target.Running, running: []v1.Hash{d2}},
+		{name: "update accepted, not started", svc: func() swarm.Service {
+			s := with(replicas(1), swarm.UpdateStateCompleted, "update completed")
+			s.Spec.TaskTemplate.ContainerSpec = &swarm.ContainerSpec{Image: img(d2)}
+			return s
+		}(), tasks: []swarm.Task{running("a", d1)},
+			state: target.Deploying, running: []v1.Hash{d1}, reason: []string{"not started it yet"}},
 		{name: "updating", svc: with(replicas(2), swarm.UpdateStateUpdating, "update in progress"),
 			tasks: []swarm.Task{running("a", d1), running("b", d2)},
 			state: target.Deploying, running: []v1.Hash{d1, d2}, reason: []string{"update in progress"}},
