@@ -9,6 +9,7 @@ package dockertest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,19 +95,21 @@ func App(t testing.TB) string {
 			return
 		}
 		root := filepath.Dir(strings.TrimSpace(string(out)))
-		dir, err := os.MkdirTemp("", "tier-app-")
-		if err != nil {
-			appErr = err
-			return
-		}
-		appPath = filepath.Join(dir, "tier")
-		cmd := exec.Command("go", "build", "-o", appPath, "./cmd/tier")
+		// One shared path for every test binary: each builds (cached by
+		// go) into a temporary file and renames it there, so nothing piles
+		// up in /tmp and readers never see a half-written binary.
+		appPath = filepath.Join(os.TempDir(), "tier-dockertest-app")
+		tmp := fmt.Sprintf("%s.%d", appPath, os.Getpid())
+		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/tier")
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
+			os.Remove(tmp)
 			appErr = err
 			t.Logf("go build: %s", out)
+			return
 		}
+		appErr = os.Rename(tmp, appPath)
 	})
 	if appErr != nil {
 		t.Fatalf("building the static app: %v", appErr)
