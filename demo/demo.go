@@ -104,6 +104,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if o.Target == "" {
 		o.Target = "local"
 	}
+	if o.Target == "docker" {
+		if err := engineAnswers(ctx, o.DockerHost, o.Log); err != nil {
+			return res, err
+		}
+	}
 	if o.App == "" {
 		var cleanup func()
 		if o.App, cleanup, err = appBinary(ctx, o.Target); err != nil {
@@ -478,4 +483,27 @@ func isStatic(path string) bool {
 		}
 	}
 	return true
+}
+
+// engineAnswers checks, before anything is built, that the Docker engine
+// of the docker demo answers.
+func engineAnswers(ctx context.Context, host string, log *slog.Logger) error {
+	d := docker.New(docker.Options{Log: log})
+	defer d.Close()
+	probe := config.Environment{Name: "tier-demo-probe", Target: config.Target{Docker: &config.Docker{Host: host, Container: "tier-demo-probe"}}}
+	if _, err := d.Observe(ctx, probe, config.Service{Name: "api", Repository: "api"}); err != nil {
+		where := host
+		if where == "" {
+			where = "DOCKER_HOST (" + nonEmpty(os.Getenv("DOCKER_HOST"), "the default socket") + ")"
+		}
+		return fmt.Errorf("the docker demo needs a Docker engine, and the one at %s does not answer: %v: start one (scripts/docker-engines.sh start), or pass --docker-host", where, err)
+	}
+	return nil
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
