@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"strconv"
+	"github.com/tierdeploy/tier/target/health"
 	"strings"
 	"time"
 
@@ -15,50 +12,9 @@ import (
 	"github.com/tierdeploy/tier/config"
 )
 
-// probeTimeout bounds one health probe.
-const probeTimeout = time.Second
-
 // settleTime is how long a container without a port must keep running to
 // count as healthy.
 const settleTime = 2 * time.Second
-
-// healthClient never follows redirects (a 3xx is healthy) and never uses a
-// proxy.
-var healthClient = &http.Client{
-	Transport:     &http.Transport{DisableKeepAlives: true},
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
-
-// probe checks once whether the service on host:port is healthy: health
-// is an HTTP path, healthy when GET answers 2xx or 3xx, or "tcp" (or
-// empty), healthy when a TCP connection succeeds.
-func probe(ctx context.Context, host string, port int, health string) error {
-	addr := net.JoinHostPort(host, strconv.Itoa(port))
-	if health == "" || health == "tcp" {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return fmt.Errorf("connecting to %s: %w", addr, err)
-		}
-		c.Close()
-		return nil
-	}
-	url := "http://" + addr + health
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return fmt.Errorf("health check %q: %w", health, err)
-	}
-	resp, err := healthClient.Do(req)
-	if err != nil {
-		return err
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
-		return fmt.Errorf("GET %s answered %s", url, resp.Status)
-	}
-	return nil
-}
 
 // errUnhealthy marks a container Docker reported unhealthy.
 var errUnhealthy = errors.New("Docker health check reported unhealthy")
@@ -84,9 +40,9 @@ func healthy(ctx context.Context, e *engine, c *container.InspectResponse, dc *c
 	if dc.Port == 0 {
 		return nil
 	}
-	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	pctx, cancel := context.WithTimeout(ctx, health.ProbeTimeout)
 	defer cancel()
-	return probe(pctx, e.probeHost, dc.Port, dc.Health)
+	return health.Probe(pctx, e.probeHost, dc.Port, dc.Health)
 }
 
 // waitHealthy polls container id every HealthInterval until it is healthy
@@ -158,8 +114,8 @@ func (t *Target) check(ctx context.Context, e *engine, c *container.InspectRespo
 		}
 		return nil
 	}
-	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	err := probe(pctx, e.probeHost, dc.Port, dc.Health)
+	pctx, cancel := context.WithTimeout(ctx, health.ProbeTimeout)
+	err := health.Probe(pctx, e.probeHost, dc.Port, dc.Health)
 	cancel()
 	if err != nil {
 		return err

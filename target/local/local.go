@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tierdeploy/tier/target/health"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -135,8 +136,8 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 	}
 	oldAlive := old != nil && alive(old.PID, old.StartTime)
 	if oldAlive && old.Digest == d.Digest.String() && old.Port == l.Port {
-		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-		err := probe(pctx, l.Port, l.Health)
+		pctx, cancel := context.WithTimeout(ctx, health.ProbeTimeout)
+		err := health.Probe(pctx, "127.0.0.1", l.Port, l.Health)
 		cancel()
 		if err == nil {
 			log.Info("already running", "pid", old.PID)
@@ -299,12 +300,12 @@ func (t *Target) Observe(ctx context.Context, env config.Environment, svc config
 	case !up:
 		o.State, o.Reason = target.Failed, fmt.Sprintf("process %d exited; see %s", s.PID, s.Log)
 	default:
-		health := config.DefaultHealth
+		check := config.DefaultHealth
 		if env.Target.Local != nil {
-			health = env.Target.Local.Health
+			check = env.Target.Local.Health
 		}
-		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-		err := probe(pctx, s.Port, health)
+		pctx, cancel := context.WithTimeout(ctx, health.ProbeTimeout)
+		err := health.Probe(pctx, "127.0.0.1", s.Port, check)
 		cancel()
 		if err != nil {
 			o.State, o.Reason = target.Failed, "health check failing: "+err.Error()
