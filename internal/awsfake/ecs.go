@@ -147,6 +147,16 @@ type ecsService struct {
 	lastCompleted *ecsDeployment
 	events        []ecsEvent // newest first
 	createdAt     time.Time
+	// history is what ListServiceDeployments answers: one entry per
+	// update, newest first, kept after its deployment is drained.
+	history []*ecsServiceDeployment
+}
+
+// ecsServiceDeployment is one service deployment as ListServiceDeployments
+// reports it (status SUCCESSFUL, STOPPED, IN_PROGRESS, ROLLBACK_*).
+type ecsServiceDeployment struct {
+	arn, status, reason, taskDef string
+	createdAt, finishedAt        time.Time
 }
 
 type ecsEvent struct {
@@ -165,6 +175,9 @@ type ecsDeployment struct {
 	rollback            bool
 	step                int
 	tasks               []*ecsTask
+	// sd is the service deployment this deployment carries out (a
+	// rollback deployment carries the one it rolls back).
+	sd *ecsServiceDeployment
 }
 
 type ecsTask struct {
@@ -382,6 +395,8 @@ func (s *Server) ecsCall(account, region, op string, body []byte) (any, *APIErro
 		return s.ecs.listTasks(r, body)
 	case "DescribeTasks":
 		return s.ecs.describeTasks(r, body)
+	case "ListServiceDeployments":
+		return s.ecs.listServiceDeployments(r, body)
 	}
 	return nil, &APIError{400, "UnknownOperationException", "ECS stand-in: operation not implemented: " + op}
 }
@@ -838,6 +853,10 @@ func (e *ecsState) newDeployment(r *ecsRegion, c *ecsCluster, svc *ecsService, t
 			d.digests[img.name] = dg
 		}
 	}
+	if from == nil {
+		d.sd = &ecsServiceDeployment{arn: r.arn("service-deployment", fmt.Sprintf("%s/%d", svc.name, e.n)), status: "IN_PROGRESS", taskDef: td.arn, createdAt: now}
+		svc.history = append([]*ecsServiceDeployment{d.sd}, svc.history...)
+	}
 	for _, o := range svc.deployments {
 		if o.status == primary {
 			o.status = active
@@ -883,10 +902,16 @@ func (e *ecsState) advance(r *ecsRegion, c *ecsCluster, svc *ecsService) {
 		}
 		d.rollout, d.reason = failed, "ECS deployment circuit breaker: tasks failed to start."
 		svc.event("(service %s) (deployment %s) deployment failed: tasks failed to start.", svc.name, d.id)
+		if d.sd != nil {
+			d.sd.status, d.sd.reason, d.sd.finishedAt = "STOPPED", "ECS deployment circuit breaker: tasks failed to start.", time.Now()
+		}
 		if svc.rollback && svc.lastCompleted != nil && svc.lastCompleted != d {
 			svc.event("(service %s) rolling back to deployment %s.", svc.name, svc.lastCompleted.id)
 			if td := r.taskDef(svc.lastCompleted.taskDef); td != nil {
-				e.newDeployment(r, c, svc, td, svc.lastCompleted)
+				rd := e.newDeployment(r, c, svc, td, svc.lastCompleted)
+				if rd.sd = d.sd; rd.sd != nil {
+					rd.sd.status, rd.sd.finishedAt = "ROLLBACK_IN_PROGRESS", time.Time{}
+				}
 			}
 		}
 	}
@@ -902,6 +927,12 @@ func (e *ecsState) complete(r *ecsRegion, c *ecsCluster, svc *ecsService, d *ecs
 	}
 	svc.deployments = []*ecsDeployment{d}
 	svc.lastCompleted = d
+	if d.sd != nil {
+		d.sd.status, d.sd.finishedAt = "SUCCESSFUL", time.Now()
+		if d.rollback {
+			d.sd.status = "ROLLBACK_SUCCESSFUL"
+		}
+	}
 	svc.event("(service %s) has reached a steady state.", svc.name)
 }
 
@@ -1084,4 +1115,42 @@ func normalize(v any) any {
 		panic(fmt.Sprintf("awsfake: %v", err))
 	}
 	return out
+}
+
+// listServiceDeployments answers ListServiceDeployments: the service's
+// deployments newest first, with their status and reason.
+func (e *ecsState) listServiceDeployments(r *ecsRegion, body []byte) (any, *APIError) {
+	var in struct {
+		Cluster    string `json:"cluster"`
+		Service    string `json:"service"`
+		MaxResults *int   `json:"maxResults"`
+	}
+	if err := decodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	c, aerr := r.cluster(in.Cluster)
+	if aerr != nil {
+		return nil, aerr
+	}
+	svc, ok := c.services[serviceName(in.Service)]
+	if !ok {
+		return nil, ecsErr("ServiceNotFoundException", "Service not found.")
+	}
+	e.advance(r, c, svc)
+	out := []any{}
+	for i, sd := range svc.history {
+		if in.MaxResults != nil && i >= *in.MaxResults {
+			break
+		}
+		m := map[string]any{"serviceDeploymentArn": sd.arn, "serviceArn": svc.arn, "clusterArn": c.arn,
+			"status": sd.status, "createdAt": epoch(sd.createdAt), "targetServiceRevisionArn": sd.taskDef}
+		if sd.reason != "" {
+			m["statusReason"] = sd.reason
+		}
+		if !sd.finishedAt.IsZero() {
+			m["finishedAt"] = epoch(sd.finishedAt)
+		}
+		out = append(out, m)
+	}
+	return map[string]any{"serviceDeployments": out}, nil
 }

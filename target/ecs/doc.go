@@ -49,8 +49,10 @@
 // this process started no deployment (tier status), Observe judges the
 // PRIMARY deployment the same way, and a FAILED deployment still listed
 // next to a newer PRIMARY one of a service whose circuit breaker rolls
-// back is reported Failed; once ECS has drained it, the service shows as
-// running its old build (drifted).
+// back is reported Failed; once ECS has drained it, the service deployment
+// history (ListServiceDeployments) still says the last update was rolled
+// back or stopped, and Observe reports Failed with that status. An identity
+// not allowed to list it sees the old build running (drifted).
 //
 // Running is the set of imageDigest values the deployed container reports
 // in the service's RUNNING tasks (ListTasks, then DescribeTasks 100 at a

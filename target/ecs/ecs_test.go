@@ -406,12 +406,12 @@ func TestRollbackInFlightSeenByAFreshTarget(t *testing.T) {
 		states, last = append(states, obs.State), obs
 	}
 	// In progress; failed while the rollback deployment runs next to the
-	// failed one; then, once ECS drained the failed deployment, a target
-	// that did not deploy only sees the old build running (tier status
-	// shows the environment drifted).
-	want := []target.State{target.Deploying, target.Failed, target.Failed, target.Running}
-	if !slices.Equal(states, want) || !slices.Equal(last.Running, []v1.Hash{d1}) {
-		t.Errorf("fresh Observe states = %v, last running %v; want %v, then %s", states, last.Running, want, d1)
+	// failed one; and still failed once ECS drained the failed deployment:
+	// the service deployment history says the last update was rolled back,
+	// while the old build runs again.
+	want := []target.State{target.Deploying, target.Failed, target.Failed, target.Failed}
+	if !slices.Equal(states, want) || !slices.Equal(last.Running, []v1.Hash{d1}) || !strings.Contains(last.Reason, "ROLLBACK_SUCCESSFUL") {
+		t.Errorf("fresh Observe states = %v, last running %v (%s); want %v, then %s rolled back", states, last.Running, last.Reason, want, d1)
 	}
 }
 

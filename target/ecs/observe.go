@@ -35,6 +35,14 @@ func (t *Target) Observe(ctx context.Context, env config.Environment, svc config
 	if rec != nil && seen != nil {
 		t.note(k, rec.deployment, seen.RolloutState == types.DeploymentRolloutStateCompleted, failReason(seen))
 	}
+	if rec == nil && obs.State == target.Running {
+		// A process that did not deploy (tier status) cannot see a drained
+		// rollback in the deployments list; the service deployment history
+		// still says how the last update ended.
+		if reason := c.lastUpdateFailed(ctx); reason != "" {
+			obs.State, obs.Reason = target.Failed, reason
+		}
+	}
 	m := matcher{name: c.ecs.Container}
 	if rec != nil && rec.container != "" {
 		m.name = rec.container
@@ -252,4 +260,30 @@ func nonEmpty(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// lastUpdateFailed returns why the service's newest service deployment did
+// not succeed (rolled back or stopped), or "" when it did, is still going,
+// or the history cannot be read (an identity without
+// ecs:ListServiceDeployments: the observation then stands as it is).
+func (c *conn) lastUpdateFailed(ctx context.Context) string {
+	out, err := c.api.ListServiceDeployments(ctx, &ecs.ListServiceDeploymentsInput{Cluster: &c.cluster, Service: &c.service})
+	if err != nil || len(out.ServiceDeployments) == 0 {
+		return ""
+	}
+	newest := out.ServiceDeployments[0]
+	for _, d := range out.ServiceDeployments[1:] {
+		if d.CreatedAt != nil && newest.CreatedAt != nil && d.CreatedAt.After(*newest.CreatedAt) {
+			newest = d
+		}
+	}
+	switch newest.Status {
+	case types.ServiceDeploymentStatusRollbackSuccessful, types.ServiceDeploymentStatusRollbackFailed, types.ServiceDeploymentStatusStopped:
+		why := fmt.Sprintf("the last update of the service ended %s", newest.Status)
+		if newest.StatusReason != nil {
+			why += ": " + *newest.StatusReason
+		}
+		return why
+	}
+	return ""
 }
