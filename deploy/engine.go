@@ -312,7 +312,7 @@ func (e *Engine) wait(ctx context.Context, tg target.Target, it Item, start time
 		case obs.State == target.Running:
 			last, lastErr = obs, nil
 			if other++; other >= e.Settle {
-				return NotVerified, fmt.Sprintf("the platform runs %s, not %s", digests(obs.Running), short(it.Digest.String())), obs.URL
+				return NotVerified, fmt.Sprintf("the platform runs %s, not %s", digests(obs.Running), target.Short(it.Digest.String())), obs.URL
 			}
 		default:
 			last, lastErr, other = obs, nil, 0
@@ -376,7 +376,7 @@ func (e *Engine) superseded(ctx context.Context, items []Item, results []Result)
 		res := e.one(ctx, winner, false)
 		r := &results[i]
 		r.Outcome = Superseded
-		r.Reason = fmt.Sprintf("another promotion moved %s to %s meanwhile; left on it (%s)", it.Tag, nonEmpty(short(winner.Commit), short(winner.Digest.String())), res.Outcome)
+		r.Reason = fmt.Sprintf("another promotion moved %s to %s meanwhile; left on it (%s)", it.Tag, nonEmpty(target.Short(winner.Commit), target.Short(winner.Digest.String())), res.Outcome)
 		if res.Outcome != Verified {
 			r.Reason += ": " + res.Reason
 		}
@@ -390,20 +390,13 @@ func nonEmpty(s, def string) string {
 	return s
 }
 
-func short(s string) string {
-	if _, hex, ok := strings.Cut(s, ":"); ok {
-		return s[:len(s)-len(hex)] + hex[:min(12, len(hex))]
-	}
-	return s[:min(12, len(s))]
-}
-
 func digests(ds []v1.Hash) string {
 	if len(ds) == 0 {
 		return "nothing"
 	}
 	var out []string
 	for _, d := range ds {
-		out = append(out, short(d.String()))
+		out = append(out, target.Short(d.String()))
 	}
 	return strings.Join(out, ", ")
 }

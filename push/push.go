@@ -1,6 +1,7 @@
 package push
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -116,7 +117,7 @@ func sameContent(ctx context.Context, c *registry.Client, repo string, digest v1
 		if !d.MediaType.IsImage() {
 			return false, nil
 		}
-		old, err := v1.ParseManifest(bytesReader(d.Manifest))
+		old, err := v1.ParseManifest(bytes.NewReader(d.Manifest))
 		if err != nil {
 			return false, err
 		}
@@ -129,7 +130,7 @@ func sameContent(ctx context.Context, c *registry.Client, repo string, digest v1
 		if !d.MediaType.IsIndex() {
 			return false, nil
 		}
-		old, err := v1.ParseIndexManifest(bytesReader(d.Manifest))
+		old, err := v1.ParseIndexManifest(bytes.NewReader(d.Manifest))
 		if err != nil {
 			return false, err
 		}

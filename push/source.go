@@ -270,5 +270,3 @@ func tarDir(dir string, mtime time.Time) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

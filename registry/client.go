@@ -6,6 +6,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -250,7 +251,7 @@ func (c *Client) Tags(ctx context.Context, repo string) ([]string, error) {
 	if err != nil {
 		err = c.wrap(err, "listing tags of", repo, repo, "")
 		var nf *NotFoundError
-		if asNotFound(err, &nf) {
+		if errors.As(err, &nf) {
 			return nil, nil
 		}
 		return nil, err

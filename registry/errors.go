@@ -97,5 +97,3 @@ func classify(err error, registry, repo, ref, tag string) error {
 	}
 	return err
 }
-
-func asNotFound(err error, target **NotFoundError) bool { return errors.As(err, target) }

@@ -7,6 +7,7 @@ package target
 import (
 	"context"
 	"errors"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/tierdeploy/tier/config"
@@ -85,4 +86,20 @@ type Target interface {
 func Permanent(err error) bool {
 	var p interface{ Permanent() bool }
 	return errors.As(err, &p) && p.Permanent()
+}
+
+// Short abbreviates a digest to its algorithm and first 12 hex digits
+// (sha256:0b06d36a347e), and a commit or an ID to 12 characters, for
+// messages and tables. Anything else is returned whole.
+func Short(s string) string {
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		if len(s) > i+13 {
+			return s[:i+13]
+		}
+		return s
+	}
+	if len(s) > 12 && !strings.ContainsAny(s, "/@") {
+		return s[:12]
+	}
+	return s
 }

@@ -110,7 +110,7 @@ func (a *app) deployAll(ctx context.Context, s *session, tierName string, res []
 	}
 	s.healthTimeout = f.timeout
 	tier, _ := s.cfg.Tier(tierName)
-	progress := newProgress(a.stderr, its, a.json())
+	progress := newProgress(a.stderr, its)
 	e := &deploy.Engine{
 		Target:   a.targets(s),
 		Parallel: f.parallel,
@@ -141,7 +141,6 @@ func (a *app) deployAll(ctx context.Context, s *session, tierName string, res []
 		},
 	}
 	rep := e.Run(ctx, its, dryRun)
-	progress.finish()
 	var lost []string
 	for _, r := range res {
 		if r.Status == promote.Superseded {
@@ -181,11 +180,11 @@ func (a *app) printDeploy(tier string, rep deploy.Report, dryRun bool) {
 	for _, r := range rep.Results {
 		from := shortCommit(r.FromCommit)
 		if from == "" && len(r.FromDigests) > 0 {
-			from = shortDigest(r.FromDigests[0])
+			from = target.Short(r.FromDigests[0])
 		}
 		to := shortCommit(r.ToCommit)
 		if to == "" {
-			to = shortDigest(r.ToDigest)
+			to = target.Short(r.ToDigest)
 		}
 		reason, _, _ := strings.Cut(r.Reason, "\n")
 		t.row(r.Environment, r.Tenant, r.Service, from, to, string(r.Outcome), fmt.Sprintf("%.1fs", r.Seconds), reason)

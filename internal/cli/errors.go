@@ -56,7 +56,3 @@ func ExitCode(err error) int {
 	}
 	return ExitFailed
 }
-
-func errorsIsExists(err error) bool { return errors.Is(err, config.ErrExists) }
-
-func errorsIs(err, target error) bool { return errors.Is(err, target) }

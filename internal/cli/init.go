@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -22,7 +23,7 @@ registry, so tier uses its embedded registry. An existing file is kept unless
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := config.WriteSample(a.configPath, force); err != nil {
-				if errorsIsExists(err) {
+				if errors.Is(err, config.ErrExists) {
 					return fmt.Errorf("%w: %s: keep it, or pass --force to overwrite it", err, a.configPath)
 				}
 				return err

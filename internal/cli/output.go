@@ -43,14 +43,6 @@ func (t *table) flush() error { return t.tw.Flush() }
 // shortCommit abbreviates a commit hash to 12 digits.
 func shortCommit(c string) string { return c[:min(len(c), 12)] }
 
-// shortDigest abbreviates sha256:... to its first 12 hex digits.
-func shortDigest(d string) string {
-	if _, hex, ok := strings.Cut(d, ":"); ok {
-		return "sha256:" + hex[:min(len(hex), 12)]
-	}
-	return d
-}
-
 // age prints a duration the way people read it: 45s, 12m, 3h, 5d.
 func age(d time.Duration) string {
 	switch {

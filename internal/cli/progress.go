@@ -21,7 +21,7 @@ type progress struct {
 	drawn int
 }
 
-func newProgress(w io.Writer, its []deploy.Item, _ bool) *progress {
+func newProgress(w io.Writer, its []deploy.Item) *progress {
 	p := &progress{w: w, line: map[string]string{}, last: map[string]deploy.Phase{}}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
 		p.tty = true
@@ -72,5 +72,3 @@ func (p *progress) redraw() {
 	}
 	p.drawn = len(p.keys)
 }
-
-func (p *progress) finish() {}

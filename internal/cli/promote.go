@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/tierdeploy/tier/target"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -126,7 +127,7 @@ Every environment of TIER is then deployed and verified, as with promote.`,
 func (a *app) printRegistryResults(res []promote.Result) error {
 	t := newTable(a.stdout, "SERVICE", "TIER", "TAG", "FROM", "TO", "COMMIT", "REGISTRY")
 	for _, r := range res {
-		t.row(r.Service, r.Tier, r.Tag, shortDigest(r.PreviousDigest), shortDigest(r.Digest), shortCommit(r.Commit), string(r.Status))
+		t.row(r.Service, r.Tier, r.Tag, target.Short(r.PreviousDigest), target.Short(r.Digest), shortCommit(r.Commit), string(r.Status))
 	}
 	return t.flush()
 }

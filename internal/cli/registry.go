@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -47,7 +48,7 @@ cluster): they then reach it at --addr.`,
 				switch {
 				case err == nil:
 					dir = registryDir(cfg)
-				case errorsIs(err, config.ErrNotFound):
+				case errors.Is(err, config.ErrNotFound):
 					dir = filepath.Join(".tier", "registry")
 				default:
 					return err

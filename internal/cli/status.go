@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/tierdeploy/tier/target"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,7 +121,7 @@ func (a *app) printGrid(g status.Grid, o status.Options) error {
 		for _, e := range g.Environments {
 			running := shortCommit(e.RunningCommit)
 			if running == "" && len(e.RunningDigests) > 0 {
-				running = shortDigest(e.RunningDigests[0])
+				running = target.Short(e.RunningDigests[0])
 			}
 			note := e.URL
 			if e.Reason != "" {
@@ -146,7 +147,7 @@ func (a *app) printGrid(g status.Grid, o status.Options) error {
 		if !r.Promoted {
 			tag += " (never promoted)"
 		}
-		t.row(r.Service, r.Tier, tag, shortDigest(r.Digest), shortCommit(r.Commit), ago, rel)
+		t.row(r.Service, r.Tier, tag, target.Short(r.Digest), shortCommit(r.Commit), ago, rel)
 	}
 	return t.flush()
 }

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"fmt"
+	"github.com/tierdeploy/tier/target"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -44,12 +45,12 @@ type DeployError struct {
 
 func (e *DeployError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "deploying %s %s to %s: %s", e.Service, short(e.Digest.String()), e.Environment, e.Reason)
+	fmt.Fprintf(&b, "deploying %s %s to %s: %s", e.Service, target.Short(e.Digest.String()), e.Environment, e.Reason)
 	switch {
 	case e.Restored != "":
-		fmt.Fprintf(&b, "; restored the previous container %s (%s)", e.Container, short(e.Restored))
+		fmt.Fprintf(&b, "; restored the previous container %s (%s)", e.Container, target.Short(e.Restored))
 	case e.RestoreErr != nil:
-		fmt.Fprintf(&b, "; restarting the previous container %s (%s) failed too: %v", e.Container, short(e.Previous), e.RestoreErr)
+		fmt.Fprintf(&b, "; restarting the previous container %s (%s) failed too: %v", e.Container, target.Short(e.Previous), e.RestoreErr)
 	default:
 		b.WriteString("; no previous container was running, so nothing runs now")
 	}
@@ -85,12 +86,4 @@ func (e *ExitError) Error() string {
 		s += ": " + e.Message
 	}
 	return s
-}
-
-// short abbreviates a digest for messages: sha256:0123456789ab.
-func short(d string) string {
-	if i := strings.IndexByte(d, ':'); i >= 0 && len(d) > i+13 {
-		return d[:i+13]
-	}
-	return d
 }

@@ -2,6 +2,7 @@ package local
 
 import (
 	"fmt"
+	"github.com/tierdeploy/tier/target"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -38,12 +39,12 @@ type DeployError struct {
 
 func (e *DeployError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "deploying %s %s to %s: %s", e.Service, short(e.Digest.String()), e.Environment, e.Reason)
+	fmt.Fprintf(&b, "deploying %s %s to %s: %s", e.Service, target.Short(e.Digest.String()), e.Environment, e.Reason)
 	switch {
 	case e.Restored != "":
-		fmt.Fprintf(&b, "; restored the previous build %s", short(e.Restored))
+		fmt.Fprintf(&b, "; restored the previous build %s", target.Short(e.Restored))
 	case e.RestoreErr != nil:
-		fmt.Fprintf(&b, "; restoring the previous build %s failed too: %v", short(e.Previous), e.RestoreErr)
+		fmt.Fprintf(&b, "; restoring the previous build %s failed too: %v", target.Short(e.Previous), e.RestoreErr)
 	default:
 		b.WriteString("; nothing runs now")
 	}
@@ -58,11 +59,3 @@ func (e *DeployError) Error() string {
 
 // Unwrap returns the cause.
 func (e *DeployError) Unwrap() error { return e.Err }
-
-// short abbreviates a digest for messages: sha256:0123456789ab.
-func short(d string) string {
-	if i := strings.IndexByte(d, ':'); i >= 0 && len(d) > i+13 {
-		return d[:i+13]
-	}
-	return d
-}

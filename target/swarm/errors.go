@@ -2,7 +2,6 @@ package swarm
 
 import (
 	"fmt"
-	"strings"
 )
 
 // NotFoundError says an environment's Swarm service does not exist on its
@@ -35,17 +34,6 @@ type SpecError struct {
 
 func (e *SpecError) Error() string {
 	return fmt.Sprintf("swarm service %s on %s: %s", e.Service, e.Host, e.Reason)
-}
-
-// short abbreviates a digest or an ID for messages: sha256:0123456789ab.
-func short(d string) string {
-	if i := strings.IndexByte(d, ':'); i >= 0 && len(d) > i+13 {
-		return d[:i+13]
-	}
-	if len(d) > 12 && !strings.ContainsAny(d, ":/@") {
-		return d[:12]
-	}
-	return d
 }
 
 // Permanent marks errors that waiting will not cure, so the engine fails

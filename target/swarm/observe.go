@@ -45,7 +45,7 @@ func (t *Target) Observe(ctx context.Context, env config.Environment, _ config.S
 			t.log.Debug("reading a failed task's log", "environment", env.Name, "service", s.name, "task", failed.ID, "err", err)
 		}
 		if len(lines) > 0 {
-			obs.Reason += fmt.Sprintf("\nlast lines of task %s's log:\n  %s", short(failed.ID), strings.Join(lines, "\n  "))
+			obs.Reason += fmt.Sprintf("\nlast lines of task %s's log:\n  %s", target.Short(failed.ID), strings.Join(lines, "\n  "))
 		}
 	}
 	return obs, nil
@@ -70,7 +70,7 @@ func observe(svc swarm.Service, tasks []swarm.Task) (target.Observation, *swarm.
 	failed := latestFailure(tasks, since)
 	why := func(s string) string {
 		if failed != nil {
-			s = join(s, fmt.Sprintf("task %s failed: %s", short(failed.ID), taskError(failed)))
+			s = join(s, fmt.Sprintf("task %s failed: %s", target.Short(failed.ID), taskError(failed)))
 		}
 		return s
 	}
