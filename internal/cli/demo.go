@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-	"github.com/tierdeploy/tier/demo"
+	"github.com/tierdeploy/tier/internal/demo"
 )
 
 func (a *app) demoCmd() *cobra.Command {

@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"github.com/tierdeploy/tier/config"
-	"github.com/tierdeploy/tier/demo"
+	"github.com/tierdeploy/tier/internal/demo"
 	"github.com/tierdeploy/tier/target/local"
 )
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-	"github.com/tierdeploy/tier/doctor"
+	"github.com/tierdeploy/tier/internal/doctor"
 )
 
 func (a *app) doctorCmd() *cobra.Command {

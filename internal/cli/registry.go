@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tierdeploy/tier/config"
-	"github.com/tierdeploy/tier/embedded"
+	"github.com/tierdeploy/tier/registry/embedded"
 )
 
 func (a *app) registryCmd() *cobra.Command {

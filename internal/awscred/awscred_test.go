@@ -8,7 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/tierdeploy/tier/awscred"
+	"github.com/tierdeploy/tier/internal/awscred"
 	"github.com/tierdeploy/tier/internal/awsfake"
 )
 

@@ -30,7 +30,7 @@ import (
 	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/deploy"
-	"github.com/tierdeploy/tier/embedded"
+	"github.com/tierdeploy/tier/registry/embedded"
 	"github.com/tierdeploy/tier/promote"
 	"github.com/tierdeploy/tier/push"
 	"github.com/tierdeploy/tier/registry"
