@@ -5,8 +5,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tierdeploy/tier/tags"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tierdeploy/tier/tags"
 )
 
 // Keys allowed in each block, in the order they are listed in messages.

@@ -14,9 +14,10 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/target"
-	"golang.org/x/sync/errgroup"
 )
 
 // DefaultParallel bounds how many environments deploy at once. Deploys wait

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/deploy"
 	"github.com/tierdeploy/tier/target"

@@ -9,6 +9,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+
 	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/internal/testreg"

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/tags"

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
 	"github.com/tierdeploy/tier/internal/testreg"
 	"github.com/tierdeploy/tier/push"
 	"github.com/tierdeploy/tier/registry"

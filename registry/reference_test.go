@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/tierdeploy/tier/tags"
 )
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/tierdeploy/tier/internal/testreg"
 	"github.com/tierdeploy/tier/registry"
 	"github.com/tierdeploy/tier/tags"

@@ -5,10 +5,11 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
 	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/target"
-	"golang.org/x/sync/errgroup"
 )
 
 // State of an environment: desired (the registry) against running (the

@@ -7,9 +7,10 @@ import (
 	"context"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/config"
-	"golang.org/x/sync/errgroup"
 )
 
 // Tier is one service's view of one tier in the registry. Field names are

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
 	"github.com/tierdeploy/tier/internal/awscred"
 	"github.com/tierdeploy/tier/internal/awsfake"
 )

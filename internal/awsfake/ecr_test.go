@@ -15,6 +15,7 @@ import (
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/smithy-go"
+
 	"github.com/tierdeploy/tier/internal/awsfake"
 )
 

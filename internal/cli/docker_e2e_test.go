@@ -11,6 +11,7 @@ import (
 
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
+
 	"github.com/tierdeploy/tier/internal/dockertest"
 )
 

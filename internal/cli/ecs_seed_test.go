@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+
 	"github.com/tierdeploy/tier/internal/awsfake"
 )
 

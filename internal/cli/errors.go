@@ -6,10 +6,10 @@ import (
 	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/deploy"
-	"github.com/tierdeploy/tier/registry/embedded"
 	"github.com/tierdeploy/tier/promote"
 	"github.com/tierdeploy/tier/push"
 	"github.com/tierdeploy/tier/registry"
+	"github.com/tierdeploy/tier/registry/embedded"
 	"github.com/tierdeploy/tier/tags"
 )
 

@@ -6,8 +6,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/tierdeploy/tier/deploy"
 	"golang.org/x/term"
+
+	"github.com/tierdeploy/tier/deploy"
 )
 
 // progress shows each environment's rollout as it happens: on a terminal a

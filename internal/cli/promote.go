@@ -2,12 +2,13 @@ package cli
 
 import (
 	"fmt"
-	"github.com/tierdeploy/tier/target"
 	"strings"
 
 	"github.com/spf13/cobra"
+
 	"github.com/tierdeploy/tier/deploy"
 	"github.com/tierdeploy/tier/promote"
+	"github.com/tierdeploy/tier/target"
 )
 
 func (a *app) promoteCmd() *cobra.Command {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
 	"github.com/tierdeploy/tier/promote"
 	"github.com/tierdeploy/tier/push"
 	"github.com/tierdeploy/tier/registry"

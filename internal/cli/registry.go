@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/registry/embedded"
 )

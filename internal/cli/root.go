@@ -15,13 +15,14 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
-	"github.com/tierdeploy/tier/internal/awscred"
+
 	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/config"
-	"github.com/tierdeploy/tier/registry/embedded"
+	"github.com/tierdeploy/tier/internal/awscred"
 	"github.com/tierdeploy/tier/promote"
 	"github.com/tierdeploy/tier/registry"
 	"github.com/tierdeploy/tier/registry/ecr"
+	"github.com/tierdeploy/tier/registry/embedded"
 )
 
 // app holds what every command shares: flags, streams and seams for tests.

@@ -2,14 +2,15 @@ package cli
 
 import (
 	"fmt"
-	"github.com/tierdeploy/tier/target"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+
 	"github.com/tierdeploy/tier/deploy"
 	"github.com/tierdeploy/tier/status"
+	"github.com/tierdeploy/tier/target"
 )
 
 func (a *app) statusCmd() *cobra.Command {

@@ -24,9 +24,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/moby/client"
-	"github.com/tierdeploy/tier/registry/embedded"
+
 	"github.com/tierdeploy/tier/push"
 	"github.com/tierdeploy/tier/registry"
+	"github.com/tierdeploy/tier/registry/embedded"
 )
 
 // Required reports whether missing systems fail tests instead of skipping.

@@ -19,8 +19,9 @@ import (
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/tierdeploy/tier/internal/awscred"
+
 	"github.com/tierdeploy/tier/config"
+	"github.com/tierdeploy/tier/internal/awscred"
 	"github.com/tierdeploy/tier/target"
 )
 

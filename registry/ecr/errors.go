@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/tierdeploy/tier/registry"
 )
 

@@ -25,6 +25,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	v1types "github.com/google/go-containerregistry/pkg/v1/types"
+
 	"github.com/tierdeploy/tier/internal/awscred"
 	"github.com/tierdeploy/tier/internal/awsfake"
 	"github.com/tierdeploy/tier/registry"

@@ -19,6 +19,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/target"
 )

@@ -15,6 +15,7 @@ import (
 	"github.com/docker/cli/cli/connhelper"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/moby/moby/client"
+
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/target"
 )

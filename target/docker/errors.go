@@ -2,10 +2,11 @@ package docker
 
 import (
 	"fmt"
-	"github.com/tierdeploy/tier/target"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/tierdeploy/tier/target"
 )
 
 // DeployError says a new build did not become healthy in its container.

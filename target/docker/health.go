@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tierdeploy/tier/target/health"
 	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+
 	"github.com/tierdeploy/tier/config"
+	"github.com/tierdeploy/tier/target/health"
 )
 
 // settleTime is how long a container without a port must keep running to

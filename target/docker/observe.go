@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
+
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/target"
 )

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/target"
 )

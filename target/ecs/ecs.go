@@ -8,8 +8,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	"github.com/tierdeploy/tier/internal/awscred"
+
 	"github.com/tierdeploy/tier/config"
+	"github.com/tierdeploy/tier/internal/awscred"
 	"github.com/tierdeploy/tier/tags"
 	"github.com/tierdeploy/tier/target"
 )

@@ -12,9 +12,10 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/tierdeploy/tier/internal/awscred"
+
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/deploy"
+	"github.com/tierdeploy/tier/internal/awscred"
 	"github.com/tierdeploy/tier/internal/awsfake"
 	"github.com/tierdeploy/tier/target"
 	"github.com/tierdeploy/tier/target/ecs"

@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/distribution/reference"
+
 	"github.com/tierdeploy/tier/target"
 )
 

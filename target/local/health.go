@@ -3,8 +3,9 @@ package local
 import (
 	"context"
 	"fmt"
-	"github.com/tierdeploy/tier/target/health"
 	"time"
+
+	"github.com/tierdeploy/tier/target/health"
 )
 
 // waitHealthy polls p's health check every HealthInterval until it passes,

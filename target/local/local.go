@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tierdeploy/tier/target/health"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -14,9 +13,11 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/registry"
 	"github.com/tierdeploy/tier/target"
+	"github.com/tierdeploy/tier/target/health"
 )
 
 // Defaults for Options.

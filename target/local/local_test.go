@@ -20,6 +20,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/internal/testreg"
 	"github.com/tierdeploy/tier/push"

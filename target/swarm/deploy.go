@@ -12,6 +12,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
+
 	"github.com/tierdeploy/tier/target"
 )
 

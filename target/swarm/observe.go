@@ -15,6 +15,7 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
+
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/target"
 )

@@ -10,6 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/api/types/swarm"
+
 	"github.com/tierdeploy/tier/target"
 )
 

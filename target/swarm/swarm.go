@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/docker/cli/cli/connhelper"
 	"log/slog"
 	"strings"
 	"sync"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/cli/cli/connhelper"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
+
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/target"
 )
