@@ -1,7 +1,9 @@
 // Package target defines what tier needs from a deploy target: deploy one
 // pinned digest to one environment, and observe what the platform runs
 // there. Each platform (local processes, Docker, Swarm, ECS, Kubernetes)
-// implements Target in its own package.
+// implements Target in its own package; what only some platforms can do
+// (stop what they started, check their own setup for `tier doctor`) are
+// optional interfaces a target may also implement.
 package target
 
 import (
@@ -14,7 +16,8 @@ import (
 	"github.com/tierdeploy/tier/config"
 )
 
-// Deployment is one service of one environment to be set to one build.
+// Deployment is one service of one environment to be set to one build:
+// what a promotion plans and the engine hands to the environment's target.
 type Deployment struct {
 	Environment config.Environment
 	Service     config.Service
@@ -28,13 +31,16 @@ type Deployment struct {
 	Commit     string
 }
 
-// State is what an environment is doing, as its platform says.
+// State is the state of an environment (PRODUCT.md). A target reports
+// Running, Deploying, Failed or NotDeployed; `tier status` turns Running
+// into InSync or Drifted by comparing what runs with what the registry
+// says should, and reports Unreachable when the target cannot be asked.
 type State string
 
-// States a target reports. The engine and `tier status` derive in-sync and
-// drifted by comparing Running with the desired digest.
+// States.
 const (
-	// Running: the platform runs Running and no rollout is in flight.
+	// Running: the platform runs Observation.Running and no rollout is in
+	// flight.
 	Running State = "running"
 	// Deploying: a rollout is in flight.
 	Deploying State = "deploying"
@@ -42,6 +48,12 @@ const (
 	Failed State = "failed"
 	// NotDeployed: nothing runs there yet.
 	NotDeployed State = "not-deployed"
+	// InSync: runs exactly the digest its tier's tag points to.
+	InSync State = "in-sync"
+	// Drifted: runs something else.
+	Drifted State = "drifted"
+	// Unreachable: the target could not be asked.
+	Unreachable State = "unreachable"
 )
 
 // Observation is what the platform reports for one service of one
@@ -79,6 +91,37 @@ type Target interface {
 	Deploy(ctx context.Context, d Deployment) error
 	// Observe reports what the platform runs for svc in env.
 	Observe(ctx context.Context, env config.Environment, svc config.Service) (Observation, error)
+	// Close releases what the target holds (platform API clients). The
+	// target cannot be used afterwards.
+	Close() error
+}
+
+// Factory returns the target of an environment. Implementations return one
+// target per kind and may be called concurrently.
+type Factory func(env config.Environment) (Target, error)
+
+// Stopper is a Target that can stop what it started for svc in env and
+// remove it (the demo's cleanup).
+type Stopper interface {
+	Stop(ctx context.Context, env config.Environment, svc config.Service) error
+}
+
+// Checker is a Target with checks of its own for `tier doctor`: that env's
+// credentials work, its cluster and service exist, it may pull images of
+// svcs. Targets that do not implement it are checked by observing each
+// service.
+type Checker interface {
+	Check(ctx context.Context, env config.Environment, svcs []config.Service) []Finding
+}
+
+// Finding is the outcome of one doctor check of one environment. Field
+// names are the JSON API's.
+type Finding struct {
+	Environment string `json:"environment"`
+	Check       string `json:"check"`
+	OK          bool   `json:"ok"`
+	Detail      string `json:"detail"`
+	Fix         string `json:"fix,omitempty"`
 }
 
 // Permanent reports whether err says that observing again cannot succeed
