@@ -63,7 +63,10 @@ type Target struct {
 	locks   map[string]chan struct{}
 }
 
-var _ target.Target = (*Target)(nil)
+var (
+	_ target.Target  = (*Target)(nil)
+	_ target.Stopper = (*Target)(nil)
+)
 
 // New returns a docker target.
 func New(o Options) *Target {

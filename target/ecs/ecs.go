@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -56,6 +57,7 @@ type Target struct {
 	creds *awscred.Cache
 
 	mu      sync.Mutex
+	closed  bool
 	clients map[awscred.Settings]api
 	// locks serializes Deploy per ECS service, so two services of tier
 	// deployed to containers of one task definition do not register
@@ -82,6 +84,18 @@ func New(o Options) *Target {
 		locks: map[string]*sync.Mutex{}, records: map[string]*record{}}
 }
 
+// Close forgets the ECS clients and what Deploy started. The SDK's clients
+// hold nothing that needs releasing and the credential cache is the
+// caller's, so it returns nil; the Target cannot be used afterwards.
+func (t *Target) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	clear(t.clients)
+	clear(t.records)
+	return nil
+}
+
 // record is what a Deploy started, for Observe.
 type record struct {
 	// before is the PRIMARY deployment before the update, beforeTD its
@@ -94,6 +108,9 @@ type record struct {
 	sawCompleted bool
 	failReason   string
 }
+
+// errClosed is what a closed Target answers.
+var errClosed = errors.New("ecs target is closed")
 
 // conn is one environment's ECS service and the client to reach it.
 type conn struct {
@@ -116,18 +133,25 @@ func (t *Target) conn(ctx context.Context, env config.Environment) (*conn, error
 	s := awscred.FromECS(env.Name, e)
 	t.mu.Lock()
 	c, ok := t.clients[s]
+	closed := t.closed
 	t.mu.Unlock()
+	if closed {
+		return nil, errClosed
+	}
 	if !ok {
 		cfg, err := t.creds.Config(ctx, s)
 		if err != nil {
 			return nil, err
 		}
 		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.closed {
+			return nil, errClosed
+		}
 		if c, ok = t.clients[s]; !ok {
 			c = ecs.NewFromConfig(cfg)
 			t.clients[s] = c
 		}
-		t.mu.Unlock()
 	}
 	return &conn{api: c, env: env.Name, settings: s, ecs: e, cluster: e.Cluster, service: e.Service}, nil
 }

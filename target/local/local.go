@@ -53,7 +53,10 @@ type Target struct {
 	log *slog.Logger
 }
 
-var _ target.Target = (*Target)(nil)
+var (
+	_ target.Target  = (*Target)(nil)
+	_ target.Stopper = (*Target)(nil)
+)
 
 // New returns a local target.
 func New(o Options) *Target {
@@ -72,6 +75,11 @@ func New(o Options) *Target {
 	}
 	return &Target{o: o, log: log}
 }
+
+// Close implements target.Target. A local target holds nothing open
+// between calls (the registry client is the caller's, the processes it
+// started run on by design), so Close does nothing and returns nil.
+func (t *Target) Close() error { return nil }
 
 // nameRE is what config accepts as an environment or service name; they
 // become file names here.

@@ -55,6 +55,8 @@ type Target struct {
 	MaxActive int
 }
 
+var _ target.Target = (*Target)(nil)
+
 // New returns a target where every environment follows def unless Set.
 func New() *Target { return &Target{envs: map[string]*envState{}} }
 
@@ -179,6 +181,9 @@ func (t *Target) Observe(ctx context.Context, env config.Environment, svc config
 	}
 	return o, nil
 }
+
+// Close implements target.Target; a scripted target holds nothing.
+func (t *Target) Close() error { return nil }
 
 // Hash makes a digest from a short name, for readable tests.
 func Hash(name string) v1.Hash {
