@@ -152,9 +152,9 @@ func (r *rig) promote(t *testing.T, tg target.Target, tag string, d v1.Hash, tim
 		Target:  func(config.Environment) (target.Target, error) { return tg, nil },
 		Timeout: timeout, Poll: time.Millisecond, MaxPoll: 5 * time.Millisecond,
 	}
-	var items []deploy.Item
+	var items []target.Deployment
 	for _, env := range envs {
-		items = append(items, deploy.Item{Environment: env, Service: api, Repository: repo, Tag: tag, Digest: d})
+		items = append(items, target.Deployment{Environment: env, Service: api, Repository: repo, Tag: tag, Digest: d})
 	}
 	return e.Run(t.Context(), items, false)
 }
