@@ -25,7 +25,7 @@ import (
 // Deploy runs d.Digest in d.Environment's container and returns once the
 // replacement is healthy and has taken the container's name, or once it
 // has failed and the old container (if one ran) runs again; the failure
-// is a *DeployError. Deploying the digest that already runs healthy, with
+// is a *target.DeployError. Deploying the digest that already runs healthy, with
 // the same settings, changes nothing.
 func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 	env, svc := d.Environment, d.Service
@@ -129,7 +129,8 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 	}
 
 	log.Warn("the replacement failed", "reason", cause)
-	de := &DeployError{Environment: env.Name, Service: svc.Name, Container: name, Digest: d.Digest, Reason: cause.Error(), ExitCode: -1, Err: cause}
+	de := &target.DeployError{Environment: env.Name, Service: svc.Name, Digest: d.Digest, Reason: cause.Error(), ExitCode: -1,
+		PreviousName: "the previous container " + name, LogSource: "container " + next, Err: cause}
 	var xe *ExitError
 	if errors.As(cause, &xe) {
 		de.ExitCode = xe.Code

@@ -24,7 +24,7 @@
 // is healthy, the old container is removed and the replacement renamed to
 // the environment's container; when it is not, the target keeps its last
 // log lines, removes it, starts the old container again and returns a
-// *DeployError. The replacement runs with restart policy "no" while it is
+// *target.DeployError. The replacement runs with restart policy "no" while it is
 // checked (so an exit is seen as an exit, with its code, not hidden by a
 // restart) and gets "unless-stopped" once it has passed.
 //

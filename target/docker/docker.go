@@ -43,7 +43,7 @@ type Options struct {
 	// seconds).
 	StopTimeout time.Duration
 	// LogLines is how many of a failed container's last log lines a
-	// DeployError or a failed Observation carries (DefaultLogLines when 0).
+	// target.DeployError or a failed Observation carries (DefaultLogLines when 0).
 	LogLines int
 	// Keychain supplies registry credentials for pulls; nil means the
 	// Docker config keychain. Loopback registries are pulled anonymously.

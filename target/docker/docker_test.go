@@ -281,9 +281,9 @@ func TestDeploy(t *testing.T) {
 
 	t.Run("crashing build restores the old container", func(t *testing.T) {
 		err := tgt.Deploy(ctx, b.deployment(env, b.crash))
-		var de *docker.DeployError
+		var de *target.DeployError
 		if !errors.As(err, &de) {
-			t.Fatalf("Deploy(crash) = %v, want a *DeployError", err)
+			t.Fatalf("Deploy(crash) = %v, want a *target.DeployError", err)
 		}
 		t.Logf("Deploy(crash) = %v", err)
 		if de.ExitCode != 3 || !strings.Contains(err.Error(), "exited with code 3") {
@@ -382,9 +382,9 @@ func TestHealth(t *testing.T) {
 		observe(t, tgt, env, running(env, b.health))
 
 		err := tgt.Deploy(ctx, b.deployment(env, b.unhealthy))
-		var de *docker.DeployError
+		var de *target.DeployError
 		if !errors.As(err, &de) {
-			t.Fatalf("Deploy(unhealthy) = %v, want a *DeployError", err)
+			t.Fatalf("Deploy(unhealthy) = %v, want a *target.DeployError", err)
 		}
 		t.Logf("Deploy(unhealthy) = %v", err)
 		if !strings.Contains(de.Reason, "unhealthy") || de.ExitCode != -1 {
@@ -431,9 +431,9 @@ func TestHealth(t *testing.T) {
 		if !sawDeploying {
 			t.Errorf("Observe(http) during the deploy = %+v, want deploying at some point", during)
 		}
-		var de *docker.DeployError
+		var de *target.DeployError
 		if !errors.As(err, &de) {
-			t.Fatalf("Deploy(bad500) = %v, want a *DeployError", err)
+			t.Fatalf("Deploy(bad500) = %v, want a *target.DeployError", err)
 		}
 		t.Logf("Deploy(bad500) = %v", err)
 		if !strings.Contains(de.Reason, "timed out") || !strings.Contains(de.Reason, "500") {
@@ -455,9 +455,9 @@ func TestHealth(t *testing.T) {
 		defer cancel()
 		// bad500 never passes; the context ends while Deploy waits.
 		err := tgt.Deploy(cctx, b.deployment(env, b.bad500))
-		var de *docker.DeployError
+		var de *target.DeployError
 		if !errors.As(err, &de) || !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Deploy(bad500) with a 4s context = %v, want a *DeployError wrapping the deadline", err)
+			t.Fatalf("Deploy(bad500) with a 4s context = %v, want a *target.DeployError wrapping the deadline", err)
 		}
 		if de.Restored != b.v1.String() {
 			t.Errorf("Deploy(bad500).Restored = %q, want %s", de.Restored, b.v1)

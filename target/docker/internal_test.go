@@ -152,33 +152,3 @@ func TestRefDigest(t *testing.T) {
 		}
 	}
 }
-
-func TestDeployErrorMessage(t *testing.T) {
-	h := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("d", 64)}
-	prev := "sha256:" + strings.Repeat("e", 64)
-	for _, tc := range []struct {
-		name string
-		err  *DeployError
-		want []string
-	}{
-		{"restored", &DeployError{Environment: "dev", Service: "api", Container: "api", Digest: h, Reason: "container api-next exited with code 3", Previous: prev, Restored: prev, Log: []string{"boom"}},
-			[]string{"deploying api sha256:dddddddddddd to dev: container api-next exited with code 3", "restored the previous container api (sha256:eeeeeeeeeeee)", "last lines of container api-next:\n  boom"}},
-		{"restore failed", &DeployError{Environment: "dev", Service: "api", Container: "api", Digest: h, Reason: "r", Previous: prev, RestoreErr: errString("port taken")},
-			[]string{"restarting the previous container api (sha256:eeeeeeeeeeee) failed too: port taken"}},
-		{"nothing before", &DeployError{Environment: "dev", Service: "api", Container: "api", Digest: h, Reason: "r"},
-			[]string{"nothing runs now"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			msg := tc.err.Error()
-			for _, w := range tc.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("DeployError.Error() = %q, want it to contain %q", msg, w)
-				}
-			}
-		})
-	}
-}
-
-type errString string
-
-func (e errString) Error() string { return string(e) }

@@ -24,7 +24,7 @@ func (t *Target) waitHealthy(ctx context.Context, p *proc, port int, check strin
 		// An exit wins over a probe: whatever answered was not p.
 		select {
 		case <-p.exited:
-			return fmt.Errorf("%s", exitReason(p.state))
+			return &exitError{state: p.state}
 		default:
 		}
 		if err == nil {
@@ -36,7 +36,7 @@ func (t *Target) waitHealthy(ctx context.Context, p *proc, port int, check strin
 		}
 		select {
 		case <-p.exited:
-			return fmt.Errorf("%s", exitReason(p.state))
+			return &exitError{state: p.state}
 		case <-wctx.Done():
 			if cerr := ctx.Err(); cerr != nil {
 				return fmt.Errorf("stopped waiting for the health check after %s: %w (last probe: %v)", time.Since(start).Round(time.Millisecond), cerr, last)

@@ -119,7 +119,7 @@ func localOf(env config.Environment) (*config.Local, error) {
 
 // Deploy runs d.Digest for d.Service in d.Environment and returns once it
 // is healthy, or once it has failed and the previous build (if one ran)
-// runs again; the failure is a *DeployError. Deploying the build that
+// runs again; the failure is a *target.DeployError. Deploying the build that
 // already runs healthy changes nothing. Deploys of one service to one
 // environment run one at a time, across processes.
 func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
@@ -194,7 +194,13 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 	}
 
 	log.Warn("new process failed", "reason", cause)
-	de := &DeployError{Environment: env.Name, Service: svc.Name, Digest: d.Digest, Reason: cause.Error(), LogPath: f.log, Err: cause}
+	de := &target.DeployError{Environment: env.Name, Service: svc.Name, Digest: d.Digest, Reason: cause.Error(), ExitCode: -1,
+		PreviousName: "the previous build", LogSource: f.log, Err: cause}
+	var xe *exitError
+	if errors.As(cause, &xe) {
+		// -1 still when a signal ended it.
+		de.ExitCode = xe.state.ExitCode()
+	}
 	if p != nil {
 		de.Log = tailLog(f.log, p.logOffset, 10)
 	}

@@ -355,12 +355,12 @@ func TestLocal(t *testing.T) {
 	t.Run("crash restores previous", func(t *testing.T) {
 		err := tg.Deploy(ctx, b.deployment(dev, b.crash))
 		t.Logf("Deploy(crash) = %v", err)
-		var de *local.DeployError
+		var de *target.DeployError
 		if !errors.As(err, &de) {
-			t.Fatalf("Deploy(crash) = %v, want a *local.DeployError", err)
+			t.Fatalf("Deploy(crash) = %v, want a *target.DeployError", err)
 		}
-		if !strings.Contains(de.Reason, "exited with status 3") {
-			t.Errorf("Deploy(crash) reason = %q, want it to say exited with status 3", de.Reason)
+		if !strings.Contains(de.Reason, "exited with status 3") || de.ExitCode != 3 {
+			t.Errorf("Deploy(crash) reason = %q (exit code %d), want it to say exited with status 3", de.Reason, de.ExitCode)
 		}
 		if !strings.Contains(err.Error(), "crashing on purpose") {
 			t.Errorf("Deploy(crash) = %q, want the log line %q", err, "crashing on purpose")
@@ -387,12 +387,12 @@ func TestLocal(t *testing.T) {
 		short := local.New(local.Options{Dir: dir, Registry: client(t, b.host, nil), HealthTimeout: 1500 * time.Millisecond})
 		err := short.Deploy(ctx, b.deployment(dev, b.unhealthy))
 		t.Logf("Deploy(unhealthy) = %v", err)
-		var de *local.DeployError
+		var de *target.DeployError
 		if !errors.As(err, &de) {
-			t.Fatalf("Deploy(unhealthy) = %v, want a *local.DeployError", err)
+			t.Fatalf("Deploy(unhealthy) = %v, want a *target.DeployError", err)
 		}
-		if !strings.Contains(de.Reason, "health check timed out after 1.5s") || !strings.Contains(de.Reason, "500") {
-			t.Errorf("Deploy(unhealthy) reason = %q, want a timed-out health check answering 500", de.Reason)
+		if !strings.Contains(de.Reason, "health check timed out after 1.5s") || !strings.Contains(de.Reason, "500") || de.ExitCode != -1 {
+			t.Errorf("Deploy(unhealthy) reason = %q (exit code %d), want a timed-out health check answering 500", de.Reason, de.ExitCode)
 		}
 		if de.Restored != b.v2.String() {
 			t.Errorf("Deploy(unhealthy) restored = %q, want %s", de.Restored, b.v2)
@@ -416,9 +416,9 @@ func TestLocal(t *testing.T) {
 		defer cancel()
 		err := tg.Deploy(dctx, b.deployment(dev, b.unhealthy))
 		t.Logf("Deploy(unhealthy) with a 1s deadline = %v", err)
-		var de *local.DeployError
+		var de *target.DeployError
 		if !errors.As(err, &de) || !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Deploy(unhealthy) with a 1s deadline = %v, want a *local.DeployError wrapping context.DeadlineExceeded", err)
+			t.Fatalf("Deploy(unhealthy) with a 1s deadline = %v, want a *target.DeployError wrapping context.DeadlineExceeded", err)
 		}
 		if de.Restored != b.v2.String() {
 			t.Errorf("Deploy(unhealthy) restored = %q, want %s", de.Restored, b.v2)

@@ -181,12 +181,17 @@ func (t *Target) start(sp spec, r run) (*proc, error) {
 	return p, nil
 }
 
-// exitReason describes how a reaped process ended.
-func exitReason(ps *os.ProcessState) string {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+// exitError says a process this Target started ended while it waited for
+// the process to become healthy.
+type exitError struct {
+	state *os.ProcessState
+}
+
+func (e *exitError) Error() string {
+	if ws, ok := e.state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return fmt.Sprintf("was killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
 	}
-	return fmt.Sprintf("exited with status %d", ps.ExitCode())
+	return fmt.Sprintf("exited with status %d", e.state.ExitCode())
 }
 
 // procStat is what tier reads from /proc/<pid>/stat.
