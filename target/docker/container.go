@@ -2,6 +2,7 @@ package docker
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -174,10 +175,7 @@ func healthOutput(h *container.Health) string {
 	if len(out) > 300 {
 		out = out[:300] + "…"
 	}
-	if out == "" {
-		return fmt.Sprintf("exit code %d", last.ExitCode)
-	}
-	return out
+	return cmp.Or(out, fmt.Sprintf("exit code %d", last.ExitCode))
 }
 
 // refDigest returns the digest of a "repo@sha256:..." reference.

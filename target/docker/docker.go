@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -178,20 +179,11 @@ func newEngine(d *config.Docker) (*engine, error) {
 	}
 	cli, err := client.New(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("docker engine %s: %w", orDefault(host), err)
+		return nil, fmt.Errorf("docker engine %s: %w", cmp.Or(host, client.DefaultDockerHost), err)
 	}
-	if host == "" {
-		host = cli.DaemonHost()
-	}
+	host = cmp.Or(host, cli.DaemonHost())
 	ph, local := probeHost(host)
 	return &engine{cli: cli, addr: host, probeHost: ph, local: local}, nil
-}
-
-func orDefault(host string) string {
-	if host == "" {
-		return client.DefaultDockerHost
-	}
-	return host
 }
 
 // probeHost returns the address at which this machine reaches ports

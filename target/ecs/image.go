@@ -1,6 +1,7 @@
 package ecs
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
@@ -50,10 +51,7 @@ func pick(env, taskDef string, defs []types.ContainerDefinition, name, repo stri
 	e := &ContainerError{Environment: env, TaskDefinition: taskDef, Container: name, Repository: repo}
 	found := -1
 	for i, c := range defs {
-		r := repository(str(c.Image))
-		if r == "" {
-			r = str(c.Image)
-		}
+		r := cmp.Or(repository(str(c.Image)), str(c.Image))
 		e.Containers = append(e.Containers, fmt.Sprintf("%s (%s)", str(c.Name), r))
 		switch {
 		case name != "" && str(c.Name) == name:

@@ -1,6 +1,7 @@
 package ecs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -132,7 +133,7 @@ func progress(s *types.Service, d *types.Deployment) target.Observation {
 
 // failed is the reason of a FAILED deployment d; p is the PRIMARY one.
 func failed(s *types.Service, d, p *types.Deployment) string {
-	reason := fmt.Sprintf("deployment %s failed: %s", str(d.Id), nonEmpty(str(d.RolloutStateReason), "ECS gives no reason"))
+	reason := fmt.Sprintf("deployment %s failed: %s", str(d.Id), cmp.Or(str(d.RolloutStateReason), "ECS gives no reason"))
 	if p != nil && p != d && after(p, d) {
 		reason += "; " + rolledBack(s, p)
 	}
@@ -194,7 +195,7 @@ func failReason(d *types.Deployment) string {
 	if d == nil || d.RolloutState != types.DeploymentRolloutStateFailed {
 		return ""
 	}
-	return nonEmpty(str(d.RolloutStateReason), "ECS gives no reason")
+	return cmp.Or(str(d.RolloutStateReason), "ECS gives no reason")
 }
 
 // running returns the distinct digests (sorted) the matched container
@@ -254,13 +255,6 @@ func join(a, b string) string {
 		return b
 	}
 	return a + "; " + b
-}
-
-func nonEmpty(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // lastUpdateFailed returns why the service's newest service deployment did

@@ -3,6 +3,7 @@ package swarm
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -77,19 +78,19 @@ func observe(svc swarm.Service, tasks []swarm.Task) (target.Observation, *swarm.
 	}
 	switch state {
 	case swarm.UpdateStateUpdating:
-		obs.State, obs.Reason = target.Deploying, why(nonEmpty(msg, "update in progress"))
+		obs.State, obs.Reason = target.Deploying, why(cmp.Or(msg, "update in progress"))
 		return obs, failed
 	case swarm.UpdateStateRollbackStarted:
-		obs.State, obs.Reason = target.Deploying, why(nonEmpty(msg, "rolling back"))
+		obs.State, obs.Reason = target.Deploying, why(cmp.Or(msg, "rolling back"))
 		return obs, failed
 	case swarm.UpdateStatePaused:
-		obs.State, obs.Reason = target.Failed, why(nonEmpty(msg, "update paused"))
+		obs.State, obs.Reason = target.Failed, why(cmp.Or(msg, "update paused"))
 		return obs, failed
 	case swarm.UpdateStateRollbackPaused:
-		obs.State, obs.Reason = target.Failed, why("the rollback is paused: "+nonEmpty(msg, "no message from Swarm"))
+		obs.State, obs.Reason = target.Failed, why("the rollback is paused: "+cmp.Or(msg, "no message from Swarm"))
 		return obs, failed
 	case swarm.UpdateStateRollbackCompleted:
-		obs.State, obs.Reason = target.Failed, why("the update was rolled back: "+nonEmpty(msg, "no message from Swarm"))
+		obs.State, obs.Reason = target.Failed, why("the update was rolled back: "+cmp.Or(msg, "no message from Swarm"))
 		return obs, failed
 	}
 	// No update, or a completed one: compare the running tasks with the
@@ -192,7 +193,7 @@ func taskError(t *swarm.Task) string {
 	if t.Status.Err != "" {
 		return t.Status.Err
 	}
-	return fmt.Sprintf("%s (%s)", nonEmpty(t.Status.Message, "no message"), t.Status.State)
+	return fmt.Sprintf("%s (%s)", cmp.Or(t.Status.Message, "no message"), t.Status.State)
 }
 
 // logs returns the last n lines a task wrote to stdout and stderr.
@@ -228,13 +229,6 @@ func join(a, b string) string {
 		return b
 	}
 	return a + "; " + b
-}
-
-func nonEmpty(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // specAhead reports whether the service's spec pins a digest that none of

@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -101,10 +102,7 @@ func (t *Target) client(host string) (engine, error) {
 	}
 	c, err := client.New(opts...)
 	if err != nil {
-		if host == "" {
-			host = "DOCKER_HOST"
-		}
-		return nil, fmt.Errorf("docker client for %s: %w", host, err)
+		return nil, fmt.Errorf("docker client for %s: %w", cmp.Or(host, "DOCKER_HOST"), err)
 	}
 	t.clients[host] = c
 	return c, nil
