@@ -61,9 +61,9 @@
 //
 // # Concurrency
 //
-// olareg v0.1.2 reads a repository's "exists" flag without the lock that
-// guards its writes, so concurrent pushes to a new repository are a data
-// race. The registry handler is wrapped in a guard that orders those
-// requests (see guard.go); it holds a lock only until a response header is
-// written, never while blob data streams.
+// olareg (v0.1.2 and v0.2.2 alike) reads a repository's "exists" flag
+// without the lock that guards its writes, so concurrent pushes to a new
+// repository are a data race. The registry handler is wrapped in a guard
+// that orders those requests (see guard.go); it holds a lock only until a
+// response header is written, never while blob data streams.
 package embedded

@@ -13,12 +13,13 @@ import (
 // default, set explicitly because guard buffers manifests up to it).
 const manifestLimit = 8 << 20
 
-// guard works around a data race in olareg v0.1.2's directory store: a
-// repository's "exists" flag is written under the repository's mutex when
-// the repository is created (the first upload or manifest) or its
-// index.json is loaded, but read without it by blob reads and by the check
-// at the start of every upload. Concurrent pushes to a new repository,
-// which every registry client makes, trip the race detector.
+// guard works around a data race in olareg's directory store, present in
+// v0.1.2 and still in v0.2.2: a repository's "exists" flag is written under
+// the repository's mutex when the repository is created (the first upload
+// or manifest) or its index.json is loaded, but read without it by blob
+// reads and by the check at the start of every upload. Concurrent pushes to
+// a new repository, which every registry client makes, trip the race
+// detector (TestServeConcurrent, with guard taken out).
 //
 // guard orders those accesses with one RWMutex. Requests that can create a
 // repository or load an index (manifests, tag lists, referrers, starting an
