@@ -57,9 +57,9 @@ func BenchmarkDockerTier(b *testing.B) {
 			for b.Loop() {
 				d := builds[i%2]
 				i++
-				var its []deploy.Item
+				var its []target.Deployment
 				for _, e := range envs {
-					its = append(its, deploy.Item{Environment: e, Service: svc, Repository: reg.Name("api"), Tag: "dev", Digest: d})
+					its = append(its, target.Deployment{Environment: e, Service: svc, Repository: reg.Name("api"), Tag: "dev", Digest: d})
 				}
 				e := &deploy.Engine{Target: func(config.Environment) (target.Target, error) { return tg, nil }, Parallel: bc.parallel}
 				if rep := e.Run(context.Background(), its, false); rep.Verdict() != deploy.Done {

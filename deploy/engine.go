@@ -1,10 +1,13 @@
-// Package deploy is tier's promotion engine: it deploys one pinned digest
-// to every environment of a tier at once, waits for each rollout, verifies
-// from the platform that each environment runs exactly that digest, and
-// reports per environment. One failure never blocks the others.
+// Package deploy is tier's rollout engine: given the deployments a
+// promotion planned (one pinned digest per environment and service), it
+// deploys them through their targets at once, with bounded parallelism,
+// waits for each rollout, verifies from the platform that each environment
+// runs exactly that digest, and reports per environment. One failure never
+// blocks the others. Package promote drives it; it knows nothing of tags.
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,17 +30,6 @@ const DefaultParallel = 64
 
 // DefaultTimeout bounds one environment's rollout.
 const DefaultTimeout = 15 * time.Minute
-
-// Item is one service of one environment to set to one build.
-type Item struct {
-	Environment config.Environment
-	Service     config.Service
-	// Repository is host/repo; Tag is the tag the build was promoted under.
-	Repository string
-	Tag        string
-	Digest     v1.Hash
-	Commit     string
-}
 
 // Outcome is how one environment's rollout ended.
 type Outcome string
@@ -76,14 +68,15 @@ type Report struct {
 }
 
 // Verdict sums a report up: Done when every environment is verified (or
-// planned), Failed when none converged, Partial otherwise.
+// planned), NoneVerified when none converged, Partial otherwise. Exit
+// statuses follow it: 0, 1 and 3.
 type Verdict int
 
 // Verdicts.
 const (
 	Done Verdict = iota
 	Partial
-	FailedAll
+	NoneVerified
 )
 
 // Verdict returns the report's verdict.
@@ -103,7 +96,7 @@ func (r Report) Verdict() Verdict {
 	case ok == len(r.Results):
 		return Done
 	case ok == 0 && bad == len(r.Results):
-		return FailedAll
+		return NoneVerified
 	}
 	return Partial
 }
@@ -113,6 +106,8 @@ type Phase string
 
 // Phases reported through Engine.Progress.
 const (
+	// PhaseQueued is sent for every deployment, in order, before any starts.
+	PhaseQueued    Phase = "queued"
 	PhaseObserving Phase = "observing"
 	PhaseDeploying Phase = "deploying"
 	PhaseWaiting   Phase = "waiting"
@@ -130,10 +125,10 @@ type Event struct {
 	Elapsed time.Duration
 }
 
-// Engine deploys items through their targets.
+// Engine deploys through the targets of environments.
 type Engine struct {
 	// Target returns the target of an environment.
-	Target func(env config.Environment) (target.Target, error)
+	Target target.Factory
 	// Current re-reads what the tier's tag points to for svc now, after
 	// deploying, to detect a promotion that raced this one.
 	Current func(ctx context.Context, svc config.Service) (digest v1.Hash, commit string, err error)
@@ -206,10 +201,14 @@ func (e *Engine) emit(ev Event) {
 	e.Progress(ev)
 }
 
-// Run deploys every item with bounded parallelism and returns every
-// outcome. With dryRun it only observes and reports what would change.
-func (e *Engine) Run(ctx context.Context, items []Item, dryRun bool) Report {
+// Run makes every deployment with bounded parallelism and returns every
+// outcome, in order. With dryRun it only observes and reports what would
+// change.
+func (e *Engine) Run(ctx context.Context, items []target.Deployment, dryRun bool) Report {
 	e.defaults()
+	for _, it := range items {
+		e.emit(Event{Environment: it.Environment.Name, Service: it.Service.Name, Phase: PhaseQueued})
+	}
 	results := make([]Result, len(items))
 	e.each(ctx, len(items), func(ctx context.Context, i int) {
 		results[i] = e.one(ctx, items[i], dryRun)
@@ -233,7 +232,7 @@ func (e *Engine) each(ctx context.Context, n int, f func(ctx context.Context, i 
 	g.Wait()
 }
 
-func (e *Engine) one(ctx context.Context, it Item, dryRun bool) Result {
+func (e *Engine) one(ctx context.Context, it target.Deployment, dryRun bool) Result {
 	start := e.Now()
 	env := it.Environment
 	r := Result{Environment: env.Name, Tier: env.Tier, Tenant: env.Tenant, Service: it.Service.Name, Target: env.Target.Kind(),
@@ -242,6 +241,9 @@ func (e *Engine) one(ctx context.Context, it Item, dryRun bool) Result {
 		r.Outcome, r.Reason, r.Seconds = o, reason, e.Now().Sub(start).Seconds()
 		e.emit(Event{Environment: env.Name, Service: it.Service.Name, Phase: PhaseDone, Outcome: o, Message: reason, Elapsed: e.Now().Sub(start)})
 		return r
+	}
+	if e.Target == nil {
+		return done(Failed, "no target factory: the engine was given none")
 	}
 	tg, err := e.Target(env)
 	if err != nil {
@@ -274,8 +276,10 @@ func (e *Engine) one(ctx context.Context, it Item, dryRun bool) Result {
 	rctx, cancel := context.WithTimeout(ctx, e.Timeout)
 	defer cancel()
 	e.emit(Event{Environment: env.Name, Service: it.Service.Name, Phase: PhaseDeploying, Elapsed: e.Now().Sub(start)})
-	err = tg.Deploy(rctx, target.Deployment{Environment: env, Service: it.Service, Image: it.Repository + "@" + it.Digest.String(),
-		Repository: it.Repository, Tag: it.Tag, Digest: it.Digest, Commit: it.Commit})
+	if it.Image == "" {
+		it.Image = it.Repository + "@" + it.Digest.String()
+	}
+	err = tg.Deploy(rctx, it)
 	if err != nil {
 		if errors.Is(rctx.Err(), context.DeadlineExceeded) {
 			return done(TimedOut, fmt.Sprintf("deploy did not finish within %s: %v", e.Timeout, err))
@@ -291,7 +295,7 @@ func (e *Engine) one(ctx context.Context, it Item, dryRun bool) Result {
 
 // wait observes until the platform runs exactly the digest, reports a
 // failure, settles on another digest, or the rollout times out.
-func (e *Engine) wait(ctx context.Context, tg target.Target, it Item, start time.Time) (Outcome, string, string) {
+func (e *Engine) wait(ctx context.Context, tg target.Target, it target.Deployment, start time.Time) (Outcome, string, string) {
 	env := it.Environment
 	poll := e.Poll
 	other := 0
@@ -309,7 +313,7 @@ func (e *Engine) wait(ctx context.Context, tg target.Target, it Item, start time
 		case obs.RunsOnly(it.Digest):
 			return Verified, "", obs.URL
 		case obs.State == target.Failed:
-			return Failed, nonEmpty(obs.Reason, "the platform reports the rollout failed"), obs.URL
+			return Failed, cmp.Or(obs.Reason, "the platform reports the rollout failed"), obs.URL
 		case obs.State == target.Running:
 			last, lastErr = obs, nil
 			if other++; other >= e.Settle {
@@ -343,7 +347,7 @@ func (e *Engine) wait(ctx context.Context, tg target.Target, it Item, start time
 // superseded and left on (or brought to) the digest the tag points to now:
 // the registry says what should run, so racing promotions converge on the
 // last one.
-func (e *Engine) superseded(ctx context.Context, items []Item, results []Result) {
+func (e *Engine) superseded(ctx context.Context, items []target.Deployment, results []Result) {
 	if e.Current == nil {
 		return
 	}
@@ -373,22 +377,15 @@ func (e *Engine) superseded(ctx context.Context, items []Item, results []Result)
 		i := redo[k]
 		it := items[i]
 		winner := it
-		winner.Digest, winner.Commit = now[it.Service.Name], commits[it.Service.Name]
+		winner.Digest, winner.Commit, winner.Image = now[it.Service.Name], commits[it.Service.Name], ""
 		res := e.one(ctx, winner, false)
 		r := &results[i]
 		r.Outcome = Superseded
-		r.Reason = fmt.Sprintf("another promotion moved %s to %s meanwhile; left on it (%s)", it.Tag, nonEmpty(target.Short(winner.Commit), target.Short(winner.Digest.String())), res.Outcome)
+		r.Reason = fmt.Sprintf("another promotion moved %s to %s meanwhile; left on it (%s)", it.Tag, cmp.Or(target.Short(winner.Commit), target.Short(winner.Digest.String())), res.Outcome)
 		if res.Outcome != Verified {
 			r.Reason += ": " + res.Reason
 		}
 	})
-}
-
-func nonEmpty(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func digests(ds []v1.Hash) string {
@@ -400,16 +397,4 @@ func digests(ds []v1.Hash) string {
 		out = append(out, target.Short(d.String()))
 	}
 	return strings.Join(out, ", ")
-}
-
-// Plan lists what promoting a build of svc to tier deploys: one item per
-// environment of the tier that runs svc, in config order.
-func Plan(cfg *config.Config, tier string, svc config.Service, repository, tag string, digest v1.Hash, commit string) []Item {
-	var out []Item
-	for _, env := range cfg.EnvironmentsOf(tier) {
-		if env.Runs(svc.Name) {
-			out = append(out, Item{Environment: env, Service: svc, Repository: repository, Tag: tag, Digest: digest, Commit: commit})
-		}
-	}
-	return out
 }

@@ -27,14 +27,14 @@ func env(name, tenant string) config.Environment {
 	return config.Environment{Name: name, Tier: "dev", Tenant: tenant, Target: config.Target{Local: &config.Local{Port: 1}}}
 }
 
-func items(digest v1.Hash, names ...string) []deploy.Item {
-	var out []deploy.Item
+func items(digest v1.Hash, names ...string) []target.Deployment {
+	var out []target.Deployment
 	for _, n := range names {
 		tenant := "default"
 		if strings.HasPrefix(n, "mb-") {
 			tenant = "mb"
 		}
-		out = append(out, deploy.Item{Environment: env(n, tenant), Service: api, Repository: "127.0.0.1:5000/api", Tag: "dev", Digest: digest, Commit: "c0ffee"})
+		out = append(out, target.Deployment{Environment: env(n, tenant), Service: api, Repository: "127.0.0.1:5000/api", Tag: "dev", Digest: digest, Commit: "c0ffee"})
 	}
 	return out
 }
@@ -85,14 +85,14 @@ func TestRun(t *testing.T) {
 			timeout: 150 * time.Millisecond,
 			want:    map[string]deploy.Outcome{"dev": deploy.TimedOut},
 			reasons: map[string]string{"dev": "not converged within 150ms; last seen deploying"},
-			verdict: deploy.FailedAll,
+			verdict: deploy.NoneVerified,
 		},
 		{
 			name:    "platform runs another digest",
 			scripts: map[string]targettest.Script{"dev": {ConvergeAfter: time.Millisecond, Reports: ptr(targettest.Hash("other"))}},
 			want:    map[string]deploy.Outcome{"dev": deploy.NotVerified},
 			reasons: map[string]string{"dev": "the platform runs " + targettest.Hash("other").String()[:19]},
-			verdict: deploy.FailedAll,
+			verdict: deploy.NoneVerified,
 		},
 		{
 			name:    "platform rolls back",

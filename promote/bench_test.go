@@ -8,7 +8,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/internal/testreg"
 	"github.com/tierdeploy/tier/promote"
 )
@@ -40,9 +39,8 @@ func benchRetag(b *testing.B) {
 	}
 	counter := testreg.NewCounter(nil)
 	client := newClient(b, host, counter)
-	p := &promote.Promoter{Config: ladder(), Now: func() time.Time { return released }}
+	p := &promote.Promoter{Config: ladder(), Registry: client, Now: func() time.Time { return released }}
 	// Start dev on the second build so the first iteration moves it.
-	p.Catalog = catalog.New(client)
 	if _, err := p.Promote(ctx, promote.Request{Tier: "dev", Commit: commits[1]}); err != nil {
 		b.Fatalf("Promote(dev, %s) = %v", commits[1], err)
 	}
@@ -51,11 +49,11 @@ func benchRetag(b *testing.B) {
 	i := 0
 	for b.Loop() { // Loop leaves the setup above out of the timing.
 		k := i % 2
-		p.Catalog = catalog.New(client)
-		res, err := p.Promote(ctx, promote.Request{Tier: "dev", Commit: commits[k]})
+		rep, err := p.Promote(ctx, promote.Request{Tier: "dev", Commit: commits[k]})
 		if err != nil {
 			b.Fatalf("Promote(dev, %s) = %v", commits[k], err)
 		}
+		res := rep.Tags
 		if len(res) != 1 || res[0].Status != promote.Moved || res[0].Digest != digests[k].String() {
 			b.Fatalf("Promote(dev, %s) = %+v, want dev moved to %s", commits[k], res, digests[k])
 		}

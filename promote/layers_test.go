@@ -19,7 +19,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/internal/testreg"
 	"github.com/tierdeploy/tier/promote"
@@ -149,14 +148,14 @@ func TestPromoteMovesNoLayer(t *testing.T) {
 
 	counter := testreg.NewCounter(nil)
 	client := newClient(t, host, counter)
-	p := &promote.Promoter{Config: ladder(), Now: func() time.Time { return released }}
+	p := &promote.Promoter{Config: ladder(), Registry: client, Now: func() time.Time { return released }}
 
 	const maxBytes = 64 << 10
 	var total int64
 	var tagged []string
 	for _, step := range []struct {
 		req    promote.Request
-		status promote.Status
+		status promote.TagStatus
 	}{
 		{promote.Request{Tier: "dev", Commit: commitA}, promote.Moved},
 		{promote.Request{Tier: "prod"}, promote.Released},
@@ -164,11 +163,11 @@ func TestPromoteMovesNoLayer(t *testing.T) {
 		ok := t.Run(step.req.Tier, func(t *testing.T) {
 			counter.Reset()
 			// One catalog per promotion, as one tier command has.
-			p.Catalog = catalog.New(client)
-			res, err := p.Promote(ctx, step.req)
+			rep, err := p.Promote(ctx, step.req)
 			if err != nil {
 				t.Fatalf("Promote(%s) = %v", step.req.Tier, err)
 			}
+			res := rep.Tags
 			if len(res) != 1 || res[0].Status != step.status || res[0].Digest != digest.String() {
 				t.Fatalf("Promote(%s) = %+v, want one %s result on %s", step.req.Tier, res, step.status, digest)
 			}

@@ -1,12 +1,19 @@
-// Package promote moves builds through tiers in the registry: a mutable
-// tier's tag moves to the promoted digest; a release tier gets a new
-// immutable <tier>-<UTC time> tag. Rollback puts a tier back on an earlier
-// build the same way, so release tags stay an append-only log.
+// Package promote runs tier's main use case in one call: a promotion (or a
+// rollback) of a build to a tier. It resolves the build for every service
+// before anything moves, moves each service's tier tag (or cuts a new
+// immutable <tier>-<UTC time> release tag) in the registry, plans one
+// deployment per environment of the tier, deploys them through the rollout
+// engine (package deploy), checks afterwards that no other promotion moved
+// the tag meanwhile, and returns one Report with its verdict.
+//
+// Rollback puts a tier back on an earlier build the same way; for a release
+// tier it cuts a new release tag, so release tags stay an append-only log.
+// Front ends (the CLI, the demo, the server) open a Promoter, call it and
+// print the Report.
 package promote
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -16,18 +23,30 @@ import (
 
 	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/config"
+	"github.com/tierdeploy/tier/deploy"
 	"github.com/tierdeploy/tier/registry"
-	"github.com/tierdeploy/tier/tags"
+	"github.com/tierdeploy/tier/target"
 )
 
-// ErrUsage is wrapped by errors about the request itself: an unknown tier or
-// service, a missing source, conflicting flags.
-var ErrUsage = errors.New("bad request")
-
-// Promoter performs promotions and rollbacks against one registry.
+// Promoter runs promotions and rollbacks of one configuration against one
+// registry, deploying through the environments' targets. It is safe for
+// concurrent use when its fields are not changed.
 type Promoter struct {
-	Config  *config.Config
-	Catalog *catalog.Catalog
+	Config   *config.Config
+	Registry *registry.Client
+	// Targets returns each environment's target. A promotion of a tier
+	// with environments and no Targets fails their deployments.
+	Targets target.Factory
+	// Parallel bounds how many environments deploy at once
+	// (deploy.DefaultParallel when 0); Timeout bounds each environment's
+	// rollout (deploy.DefaultTimeout when 0).
+	Parallel int
+	Timeout  time.Duration
+	// Poll is the first wait between observations of a rollout (the
+	// engine's default when 0).
+	Poll time.Duration
+	// Progress receives live per-environment events; may be nil.
+	Progress func(deploy.Event)
 	// Now is the clock release tags are cut with; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
@@ -42,39 +61,9 @@ type Request struct {
 	// are empty the build comes from the tier's `from` tier.
 	Commit string
 	Digest string
+	// DryRun observes every environment and reports what would change;
+	// nothing moves and nothing is deployed.
 	DryRun bool
-}
-
-// Status says what happened to one service's tier.
-type Status string
-
-// Outcomes of one service's promotion.
-const (
-	Moved     Status = "moved"     // a mutable tag now points at the build
-	Released  Status = "released"  // a new release tag was cut
-	Unchanged Status = "unchanged" // the tier already pointed at the build
-	Planned   Status = "planned"   // dry run: what would happen
-	// Superseded: another promotion moved the tag while this one wrote it;
-	// the tag is left where the other put it.
-	Superseded Status = "superseded"
-)
-
-// Result is the registry outcome of one service's promotion.
-type Result struct {
-	Service    string `json:"service"`
-	Repository string `json:"repository"`
-	Tier       string `json:"tier"`
-	// Tag is the mutable tag moved or the release tag cut (or that would be).
-	Tag            string `json:"tag"`
-	Digest         string `json:"digest"`
-	Commit         string `json:"commit,omitempty"`
-	PreviousTag    string `json:"previous_tag,omitempty"`
-	PreviousDigest string `json:"previous_digest,omitempty"`
-	PreviousCommit string `json:"previous_commit,omitempty"`
-	// Source says where the build came from: "commit", "digest" or
-	// "tier <name>".
-	Source string `json:"source"`
-	Status Status `json:"status"`
 }
 
 // plan is one service's resolved promotion, decided before anything moves.
@@ -83,8 +72,6 @@ type plan struct {
 	tier   config.Tier
 	digest v1.Hash
 	source string
-	cur    catalog.Current
-	hasCur bool
 }
 
 func (p *Promoter) now() time.Time {
@@ -101,31 +88,39 @@ func (p *Promoter) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// Promote resolves the build for every service first and changes nothing
-// unless all resolve; then it moves each service's tag.
-func (p *Promoter) Promote(ctx context.Context, req Request) ([]Result, error) {
-	tier, services, err := p.target(req.Tier, req.Services)
+// Promote promotes a build to req.Tier and deploys it to every environment
+// of the tier. It resolves the build for every service first and changes
+// nothing unless all resolve.
+//
+// The error is non-nil only when the promotion could not run to its end:
+// bad input (errors.Is config.ErrUsage, catalog.ErrNoBuild, tags.ErrInvalid)
+// or the registry failing. Then nothing changed, unless the Report, which
+// is nil otherwise, lists tags that had already moved. When the error is
+// nil, the Report's Verdict says whether every environment was verified.
+func (p *Promoter) Promote(ctx context.Context, req Request) (*Report, error) {
+	tier, services, err := p.lookup(req.Tier, req.Services)
 	if err != nil {
 		return nil, err
 	}
 	if req.Commit != "" && req.Digest != "" {
-		return nil, fmt.Errorf("%w: give --commit or --digest, not both", ErrUsage)
+		return nil, config.Usagef("give --commit or --digest, not both")
 	}
 	if req.Commit == "" && req.Digest == "" && tier.From == "" {
-		return nil, fmt.Errorf("%w: tier %s has no `from` tier to take a build from: pass --commit SHA or --digest sha256:...", ErrUsage, tier.Name)
+		return nil, config.Usagef("tier %s has no `from` tier to take a build from: pass --commit SHA or --digest sha256:...", tier.Name)
 	}
+	cat := catalog.New(p.Registry)
 	plans := make([]plan, 0, len(services))
 	for _, s := range services {
 		pl := plan{svc: s, tier: tier}
 		switch {
 		case req.Digest != "":
-			pl.digest, err = p.Catalog.ResolveDigest(ctx, s.Repository, req.Digest)
+			pl.digest, err = cat.ResolveDigest(ctx, s.Repository, req.Digest)
 			pl.source = "digest"
 		case req.Commit != "":
-			_, pl.digest, err = p.Catalog.ResolveCommit(ctx, s.Repository, req.Commit)
+			_, pl.digest, err = cat.ResolveCommit(ctx, s.Repository, req.Commit)
 			pl.source = "commit"
 		default:
-			pl.digest, err = p.fromTier(ctx, s, tier.From)
+			pl.digest, err = p.fromTier(ctx, cat, s, tier.From)
 			pl.source = "tier " + tier.From
 		}
 		if err != nil {
@@ -133,31 +128,32 @@ func (p *Promoter) Promote(ctx context.Context, req Request) ([]Result, error) {
 		}
 		plans = append(plans, pl)
 	}
-	return p.apply(ctx, plans, req.DryRun)
+	return p.run(ctx, cat, tier, plans, req.DryRun)
 }
 
-func (p *Promoter) target(tierName string, names []string) (config.Tier, []config.Service, error) {
-	tier, ok := p.Config.Tier(tierName)
-	if !ok {
-		return config.Tier{}, nil, fmt.Errorf("%w: unknown tier %q: the tiers are %s", ErrUsage, tierName, tierNames(p.Config))
+// lookup returns the tier and the services a request names.
+func (p *Promoter) lookup(tierName string, names []string) (config.Tier, []config.Service, error) {
+	tier, err := p.Config.LookupTier(tierName)
+	if err != nil {
+		return config.Tier{}, nil, err
 	}
 	if len(names) == 0 {
 		return tier, p.Config.Services, nil
 	}
 	var out []config.Service
 	for _, n := range names {
-		s, ok := p.Config.Service(n)
-		if !ok {
-			return config.Tier{}, nil, fmt.Errorf("%w: unknown service %q: the services are %s", ErrUsage, n, serviceNames(p.Config))
+		s, err := p.Config.LookupService(n)
+		if err != nil {
+			return config.Tier{}, nil, err
 		}
 		out = append(out, s)
 	}
 	return tier, out, nil
 }
 
-func (p *Promoter) fromTier(ctx context.Context, s config.Service, from string) (v1.Hash, error) {
+func (p *Promoter) fromTier(ctx context.Context, cat *catalog.Catalog, s config.Service, from string) (v1.Hash, error) {
 	ft, _ := p.Config.Tier(from)
-	cur, ok, err := p.Catalog.Current(ctx, s.Repository, ft)
+	cur, ok, err := cat.Current(ctx, s.Repository, ft)
 	if err != nil {
 		return v1.Hash{}, err
 	}
@@ -167,89 +163,83 @@ func (p *Promoter) fromTier(ctx context.Context, s config.Service, from string) 
 	return cur.Digest, nil
 }
 
-// apply moves each plan's tag; plans were all resolved beforehand.
-func (p *Promoter) apply(ctx context.Context, plans []plan, dryRun bool) ([]Result, error) {
-	var out []Result
-	for i := range plans {
-		pl := &plans[i]
-		var err error
-		pl.cur, pl.hasCur, err = p.Catalog.Current(ctx, pl.svc.Repository, pl.tier)
+// run moves the tags of resolved plans, then deploys every environment of
+// the tier and checks that no other promotion moved a tag meanwhile.
+func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Tier, plans []plan, dryRun bool) (*Report, error) {
+	rep := &Report{Tier: tier.Name, DryRun: dryRun, Environments: []deploy.Result{}}
+	var err error
+	rep.Tags, err = p.apply(ctx, cat, plans, dryRun)
+	if err != nil {
+		if len(rep.Tags) == 0 {
+			return nil, err
+		}
+		var moved []string
+		for _, c := range rep.Tags {
+			moved = append(moved, c.Service)
+		}
+		return rep, fmt.Errorf("%w; the tags of %s had already moved and were not deployed: run the command again to converge", err, strings.Join(moved, ", "))
+	}
+	eng := &deploy.Engine{
+		Target:   p.Targets,
+		Parallel: p.Parallel,
+		Timeout:  p.Timeout,
+		Poll:     p.Poll,
+		Log:      p.log(),
+		Progress: p.Progress,
+		Current: func(ctx context.Context, svc config.Service) (v1.Hash, string, error) {
+			return p.current(ctx, tier, svc)
+		},
+		Commit: func(ctx context.Context, svc config.Service, d v1.Hash) string {
+			b, err := cat.Build(ctx, svc.Repository, d)
+			if err != nil {
+				return ""
+			}
+			return b.Commit
+		},
+	}
+	rep.Environments = eng.Run(ctx, Deployments(p.Config, rep.Tags), dryRun).Results
+	return rep, nil
+}
+
+// current re-reads, bypassing every cache, what the tier's tag of svc
+// points to now and that build's commit.
+func (p *Promoter) current(ctx context.Context, tier config.Tier, svc config.Service) (v1.Hash, string, error) {
+	cat := catalog.New(p.Registry)
+	cur, ok, err := cat.Current(ctx, svc.Repository, tier)
+	if err != nil {
+		return v1.Hash{}, "", fmt.Errorf("re-reading tier %s of %s: %w", tier.Name, svc.Name, err)
+	}
+	if !ok {
+		return v1.Hash{}, "", fmt.Errorf("re-reading tier %s of %s: its tag is gone", tier.Name, svc.Name)
+	}
+	commit := ""
+	if b, err := cat.Build(ctx, svc.Repository, cur.Digest); err == nil {
+		commit = b.Commit
+	}
+	return cur.Digest, commit, nil
+}
+
+// Deployments lists what a promotion's tag changes deploy: one deployment
+// per environment of the tier that runs a promoted service, in config
+// order. Services whose tag another promotion moved while this one wrote
+// it are left to that promotion.
+func Deployments(cfg *config.Config, changes []TagChange) []target.Deployment {
+	var out []target.Deployment
+	for _, c := range changes {
+		if c.Status == Superseded {
+			continue
+		}
+		svc, _ := cfg.Service(c.Service)
+		d, err := v1.NewHash(c.Digest)
 		if err != nil {
-			return out, fmt.Errorf("service %s: %w", pl.svc.Name, err)
+			continue
 		}
-		r, err := p.move(ctx, *pl, dryRun)
-		if err != nil {
-			return out, fmt.Errorf("service %s: %w", pl.svc.Name, err)
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-func (p *Promoter) move(ctx context.Context, pl plan, dryRun bool) (Result, error) {
-	repo := pl.svc.Repository
-	r := Result{Service: pl.svc.Name, Repository: p.Catalog.Registry.Name(repo),
-		Tier: pl.tier.Name, Tag: pl.tier.Tag, Digest: pl.digest.String(), Source: pl.source}
-	if b, err := p.Catalog.Build(ctx, repo, pl.digest); err == nil {
-		r.Commit = b.Commit
-	} else {
-		return Result{}, err
-	}
-	if pl.hasCur {
-		r.PreviousTag, r.PreviousDigest = pl.cur.Tag, pl.cur.Digest.String()
-		if b, err := p.Catalog.Build(ctx, repo, pl.cur.Digest); err == nil {
-			r.PreviousCommit = b.Commit
+		for _, env := range cfg.EnvironmentsOf(c.Tier) {
+			if env.Runs(svc.Name) {
+				out = append(out, target.Deployment{Environment: env, Service: svc, Image: c.Repository + "@" + c.Digest,
+					Repository: c.Repository, Tag: c.Tag, Digest: d, Commit: c.Commit})
+			}
 		}
 	}
-	if pl.hasCur && pl.cur.Digest == pl.digest {
-		r.Tag, r.Status = pl.cur.Tag, Unchanged
-		return r, nil
-	}
-	if pl.tier.Release {
-		r.Tag = tags.Release(pl.tier.Name, p.now())
-	}
-	if dryRun {
-		r.Status = Planned
-		return r, nil
-	}
-	if pl.tier.Release {
-		// A release tag is never overwritten.
-		if d, err := p.Catalog.Registry.Head(ctx, repo, r.Tag); err == nil {
-			return Result{}, fmt.Errorf("release tag %s already exists (pointing at %s); release tags are never overwritten: try again in a second", r.Tag, d.Digest)
-		} else if nf := (*registry.NotFoundError)(nil); !errors.As(err, &nf) {
-			return Result{}, err
-		}
-	}
-	p.log().Info("tagging", "ref", p.Catalog.Registry.Ref(repo, r.Tag), "digest", r.Digest)
-	if err := p.Catalog.Registry.Retag(ctx, repo, pl.digest, r.Tag); err != nil {
-		var mm *registry.MismatchError
-		if errors.As(err, &mm) && !pl.tier.Release {
-			p.log().Warn("another promotion moved the tag meanwhile", "ref", mm.Ref, "now", mm.Got)
-			r.Status = Superseded
-			return r, nil
-		}
-		return Result{}, err
-	}
-	p.Catalog.Forget(repo)
-	r.Status = Moved
-	if pl.tier.Release {
-		r.Status = Released
-	}
-	return r, nil
-}
-
-func tierNames(c *config.Config) string {
-	return names(c.Tiers, func(t config.Tier) string { return t.Name })
-}
-
-func serviceNames(c *config.Config) string {
-	return names(c.Services, func(s config.Service) string { return s.Name })
-}
-
-func names[T any](list []T, name func(T) string) string {
-	out := make([]string, len(list))
-	for i, x := range list {
-		out[i] = name(x)
-	}
-	return strings.Join(out, ", ")
+	return out
 }

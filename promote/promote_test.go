@@ -51,7 +51,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, reg: c, clock: time.Date(2020, 11, 12, 10, 30, 0, 0, time.UTC), digests: map[string]v1.Hash{}}
-	f.p = &promote.Promoter{Config: seedConfig(), Catalog: catalog.New(c), Now: func() time.Time { return f.clock }}
+	f.p = &promote.Promoter{Config: seedConfig(), Registry: c, Now: func() time.Time { return f.clock }}
 	for _, commit := range []string{commit1, commit2, commit3} {
 		for _, repo := range []string{"api", "team/worker"} {
 			img, err := random.Image(256, 1)
@@ -68,27 +68,22 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-// reset forgets cached tags, as a new command would.
-func (f *fixture) fresh() { f.p.Catalog = catalog.New(f.reg) }
-
-func (f *fixture) promote(req promote.Request) []promote.Result {
+func (f *fixture) promote(req promote.Request) []promote.TagChange {
 	f.t.Helper()
-	f.fresh()
-	res, err := f.p.Promote(context.Background(), req)
+	rep, err := f.p.Promote(context.Background(), req)
 	if err != nil {
 		f.t.Fatalf("Promote(%+v) error = %v", req, err)
 	}
-	return res
+	return rep.Tags
 }
 
-func (f *fixture) rollback(req promote.RollbackRequest) []promote.Result {
+func (f *fixture) rollback(req promote.RollbackRequest) []promote.TagChange {
 	f.t.Helper()
-	f.fresh()
-	res, err := f.p.Rollback(context.Background(), req)
+	rep, err := f.p.Rollback(context.Background(), req)
 	if err != nil {
 		f.t.Fatalf("Rollback(%+v) error = %v", req, err)
 	}
-	return res
+	return rep.Tags
 }
 
 func (f *fixture) tag(repo, tag string) v1.Hash {
@@ -205,10 +200,10 @@ func TestPromoteRejects(t *testing.T) {
 		is   error
 		want string
 	}{
-		{"unknown tier", promote.Request{Tier: "qa", Commit: commit1}, promote.ErrUsage, `unknown tier "qa": the tiers are dev, staging, prod`},
-		{"unknown service", promote.Request{Tier: "dev", Services: []string{"web"}, Commit: commit1}, promote.ErrUsage, `unknown service "web"`},
-		{"no from and no build", promote.Request{Tier: "dev"}, promote.ErrUsage, "tier dev has no `from` tier"},
-		{"commit and digest", promote.Request{Tier: "dev", Commit: commit1, Digest: "sha256:" + strings.Repeat("a", 64)}, promote.ErrUsage, "not both"},
+		{"unknown tier", promote.Request{Tier: "qa", Commit: commit1}, config.ErrUsage, `unknown tier "qa": the tiers are dev, staging, prod`},
+		{"unknown service", promote.Request{Tier: "dev", Services: []string{"web"}, Commit: commit1}, config.ErrUsage, `unknown service "web"`},
+		{"no from and no build", promote.Request{Tier: "dev"}, config.ErrUsage, "tier dev has no `from` tier"},
+		{"commit and digest", promote.Request{Tier: "dev", Commit: commit1, Digest: "sha256:" + strings.Repeat("a", 64)}, config.ErrUsage, "not both"},
 		{"ambiguous prefix", promote.Request{Tier: "dev", Commit: "2222"}, tags.ErrInvalid, "ambiguous"},
 		{"prefix too short", promote.Request{Tier: "dev", Commit: "22"}, tags.ErrInvalid, "not a commit hash or a prefix"},
 		{"unknown commit", promote.Request{Tier: "dev", Commit: "abcdef"}, catalog.ErrNoBuild, "no build of commit abcdef"},
@@ -218,7 +213,6 @@ func TestPromoteRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f.fresh()
 			_, err := f.p.Promote(context.Background(), tc.req)
 			if !errors.Is(err, tc.is) {
 				t.Fatalf("Promote(%+v) error = %v, want %v", tc.req, err, tc.is)
@@ -242,7 +236,6 @@ func TestPromoteResolvesAllBeforeMoving(t *testing.T) {
 	if _, err := push.Push(context.Background(), f.reg, img, push.Request{Repository: "api", Commit: only, Created: f.clock}); err != nil {
 		t.Fatal(err)
 	}
-	f.fresh()
 	_, err := f.p.Promote(context.Background(), promote.Request{Tier: "dev", Commit: only})
 	if !errors.Is(err, catalog.ErrNoBuild) || !strings.Contains(err.Error(), "service worker") {
 		t.Fatalf("Promote(dev, %s) error = %v, want no build for service worker", only[:4], err)
@@ -256,7 +249,6 @@ func TestReleaseTagNeverOverwritten(t *testing.T) {
 	f := newFixture(t)
 	f.promote(promote.Request{Tier: "prod", Services: []string{"api"}, Commit: commit1})
 	// Same second, another build: the tag exists and must not move.
-	f.fresh()
 	_, err := f.p.Promote(context.Background(), promote.Request{Tier: "prod", Services: []string{"api"}, Commit: commit2})
 	if err == nil || !strings.Contains(err.Error(), "never overwritten") {
 		t.Fatalf("second release in the same second: error = %v, want refusal", err)
@@ -325,14 +317,13 @@ func TestRollbackRejects(t *testing.T) {
 	}{
 		{"before the first release", promote.RollbackRequest{Tier: "prod", Services: []string{"api"}, To: "2020-11-12T10:29Z"}, catalog.ErrNoBuild, "no release of prod in api was live at 2020-11-12T10:29:00Z: the first, prod-20201112T103000Z, came later"},
 		{"no earlier release", promote.RollbackRequest{Tier: "prod", Services: []string{"api"}}, catalog.ErrNoBuild, "no earlier release"},
-		{"garbage", promote.RollbackRequest{Tier: "prod", Services: []string{"api"}, To: "11/12/20-10:30"}, promote.ErrUsage, "is not a time"},
-		{"mutable without to", promote.RollbackRequest{Tier: "dev", Services: []string{"api"}}, promote.ErrUsage, "keeps no timeline"},
-		{"mutable by date", promote.RollbackRequest{Tier: "dev", Services: []string{"api"}, To: "2020-11-12"}, promote.ErrUsage, "times do not apply"},
-		{"unknown tier", promote.RollbackRequest{Tier: "qa", To: commit1}, promote.ErrUsage, "unknown tier"},
+		{"garbage", promote.RollbackRequest{Tier: "prod", Services: []string{"api"}, To: "11/12/20-10:30"}, config.ErrUsage, "is not a time"},
+		{"mutable without to", promote.RollbackRequest{Tier: "dev", Services: []string{"api"}}, config.ErrUsage, "keeps no timeline"},
+		{"mutable by date", promote.RollbackRequest{Tier: "dev", Services: []string{"api"}, To: "2020-11-12"}, config.ErrUsage, "times do not apply"},
+		{"unknown tier", promote.RollbackRequest{Tier: "qa", To: commit1}, config.ErrUsage, "unknown tier"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f.fresh()
 			_, err := f.p.Rollback(context.Background(), tc.req)
 			if !errors.Is(err, tc.is) {
 				t.Fatalf("Rollback(%+v) error = %v, want %v", tc.req, err, tc.is)

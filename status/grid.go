@@ -12,70 +12,53 @@ import (
 	"github.com/tierdeploy/tier/target"
 )
 
-// State of an environment: desired (the registry) against running (the
-// platform).
-type State string
-
-// Environment states, as in PRODUCT.md.
-const (
-	InSync      State = "in-sync"
-	Drifted     State = "drifted"
-	Deploying   State = "deploying"
-	Failed      State = "failed"
-	Unreachable State = "unreachable"
-	NotDeployed State = "not-deployed"
-)
-
-// Environment is one service of one environment: what its tier's tag says
-// should run and what the platform says runs. Field names are the JSON
-// API's.
-type Environment struct {
-	Name           string   `json:"name"`
-	Tier           string   `json:"tier"`
-	Tenant         string   `json:"tenant"`
-	Service        string   `json:"service"`
-	Target         string   `json:"target"`
-	DesiredTag     string   `json:"desired_tag,omitempty"`
-	DesiredDigest  string   `json:"desired_digest,omitempty"`
-	DesiredCommit  string   `json:"desired_commit,omitempty"`
-	RunningDigests []string `json:"running_digests"`
-	RunningCommit  string   `json:"running_commit,omitempty"`
-	State          State    `json:"state"`
-	Reason         string   `json:"reason,omitempty"`
-	URL            string   `json:"url,omitempty"`
+// EnvironmentView is one service of one environment: what its tier's tag
+// says should run, what the platform says runs, and so its state. Field
+// names are the JSON API's.
+type EnvironmentView struct {
+	Name           string       `json:"name"`
+	Tier           string       `json:"tier"`
+	Tenant         string       `json:"tenant"`
+	Service        string       `json:"service"`
+	Target         string       `json:"target"`
+	DesiredTag     string       `json:"desired_tag,omitempty"`
+	DesiredDigest  string       `json:"desired_digest,omitempty"`
+	DesiredCommit  string       `json:"desired_commit,omitempty"`
+	RunningDigests []string     `json:"running_digests"`
+	RunningCommit  string       `json:"running_commit,omitempty"`
+	State          target.State `json:"state"`
+	Reason         string       `json:"reason,omitempty"`
+	URL            string       `json:"url,omitempty"`
 }
 
 // Grid is the registry view plus every environment's state.
 type Grid struct {
-	Environments []Environment `json:"environments"`
-	Tiers        []Tier        `json:"tiers"`
+	Environments []EnvironmentView `json:"environments"`
+	Tiers        []TierView        `json:"tiers"`
 }
 
 // InSync reports whether every environment runs what its tier says.
 func (g Grid) InSync() bool {
 	for _, e := range g.Environments {
-		if e.State != InSync {
+		if e.State != target.InSync {
 			return false
 		}
 	}
 	return true
 }
 
-// Targets returns the target of an environment.
-type Targets func(env config.Environment) (target.Target, error)
-
 // Environments reads the registry (desired) and every target (running), in
 // parallel, and compares them.
-func Environments(ctx context.Context, cfg *config.Config, cat *catalog.Catalog, targets Targets, o Options) (Grid, error) {
-	reg, err := Registry(ctx, cfg, cat, o)
+func Environments(ctx context.Context, cfg *config.Config, cat *catalog.Catalog, targets target.Factory, o Options) (Grid, error) {
+	tiers, err := Registry(ctx, cfg, cat, o)
 	if err != nil {
 		return Grid{}, err
 	}
-	desired := map[string]Tier{}
-	for _, t := range reg.Tiers {
+	desired := map[string]TierView{}
+	for _, t := range tiers {
 		desired[t.Service+"/"+t.Tier] = t
 	}
-	var rows []Environment
+	var rows []EnvironmentView
 	var envs []config.Environment
 	var svcs []config.Service
 	for _, env := range cfg.Environments {
@@ -87,7 +70,7 @@ func Environments(ctx context.Context, cfg *config.Config, cat *catalog.Catalog,
 				continue
 			}
 			d := desired[svc.Name+"/"+env.Tier]
-			rows = append(rows, Environment{Name: env.Name, Tier: env.Tier, Tenant: env.Tenant, Service: svc.Name, Target: env.Target.Kind(),
+			rows = append(rows, EnvironmentView{Name: env.Name, Tier: env.Tier, Tenant: env.Tenant, Service: svc.Name, Target: env.Target.Kind(),
 				DesiredTag: d.Tag, DesiredDigest: d.Digest, DesiredCommit: d.Commit, RunningDigests: []string{}})
 			envs, svcs = append(envs, env), append(svcs, svc)
 		}
@@ -101,18 +84,18 @@ func Environments(ctx context.Context, cfg *config.Config, cat *catalog.Catalog,
 		})
 	}
 	g.Wait()
-	return Grid{Environments: rows, Tiers: reg.Tiers}, nil
+	return Grid{Environments: rows, Tiers: tiers}, nil
 }
 
-func observe(ctx context.Context, cat *catalog.Catalog, targets Targets, env config.Environment, svc config.Service, row *Environment) {
+func observe(ctx context.Context, cat *catalog.Catalog, targets target.Factory, env config.Environment, svc config.Service, row *EnvironmentView) {
 	tg, err := targets(env)
 	if err != nil {
-		row.State, row.Reason = Unreachable, err.Error()
+		row.State, row.Reason = target.Unreachable, err.Error()
 		return
 	}
 	obs, err := tg.Observe(ctx, env, svc)
 	if err != nil {
-		row.State, row.Reason = Unreachable, err.Error()
+		row.State, row.Reason = target.Unreachable, err.Error()
 		return
 	}
 	row.URL, row.Reason = obs.URL, obs.Reason
@@ -128,25 +111,21 @@ func observe(ctx context.Context, cat *catalog.Catalog, targets Targets, env con
 }
 
 // state compares what runs with what should.
-func state(obs target.Observation, desired string) State {
+func state(obs target.Observation, desired string) target.State {
 	switch obs.State {
-	case target.NotDeployed:
-		return NotDeployed
-	case target.Failed:
-		return Failed
-	case target.Deploying:
-		return Deploying
+	case target.NotDeployed, target.Failed, target.Deploying:
+		return obs.State
 	}
 	if desired != "" {
 		if h, err := v1.NewHash(desired); err == nil && obs.RunsOnly(h) {
-			return InSync
+			return target.InSync
 		}
 	}
-	return Drifted
+	return target.Drifted
 }
 
 // Cell is what the grid shows for one (tenant, tier) of a service.
-func (e Environment) Cell() string {
+func (e EnvironmentView) Cell() string {
 	c := "-"
 	if e.RunningCommit != "" {
 		c = e.RunningCommit[:min(7, len(e.RunningCommit))]

@@ -45,7 +45,8 @@ func TestEnvironments(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := targettest.Hash("other")
-	p := &promote.Promoter{Config: cfg, Catalog: catalog.New(c)}
+	// No targets: the environments stay as scripted below.
+	p := &promote.Promoter{Config: cfg, Registry: c}
 	if _, err := p.Promote(ctx, promote.Request{Tier: "dev", Commit: commit}); err != nil {
 		t.Fatal(err)
 	}
@@ -73,14 +74,14 @@ func TestEnvironments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]status.State{
-		"dev":     status.InSync,
-		"mb-dev":  status.Drifted,
-		"dev-eu":  status.Unreachable,
-		"dev-us":  status.Deploying,
-		"dev-ap":  status.Failed,
-		"prod":    status.NotDeployed,
-		"mb-prod": status.Drifted, // runs a build, but prod has no release yet
+	want := map[string]target.State{
+		"dev":     target.InSync,
+		"mb-dev":  target.Drifted,
+		"dev-eu":  target.Unreachable,
+		"dev-us":  target.Deploying,
+		"dev-ap":  target.Failed,
+		"prod":    target.NotDeployed,
+		"mb-prod": target.Drifted, // runs a build, but prod has no release yet
 	}
 	for _, e := range g.Environments {
 		if e.State != want[e.Name] {
@@ -96,7 +97,7 @@ func TestEnvironments(t *testing.T) {
 	if g.InSync() {
 		t.Errorf("InSync() = true with drifted environments")
 	}
-	byName := map[string]status.Environment{}
+	byName := map[string]status.EnvironmentView{}
 	for _, e := range g.Environments {
 		byName[e.Name] = e
 	}

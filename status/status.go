@@ -1,6 +1,9 @@
-// Package status reports what the registry says each tier runs: per service
-// and tier, the tag, the digest it points to, that build's commit and age,
-// and for release tiers the current release and how many exist.
+// Package status answers "what is deployed where". Registry reads what the
+// registry says each tier runs (per service and tier: the tag, the digest
+// it points to, that build's commit and age, and for release tiers the
+// current release and how many exist); Environments adds what each
+// environment's platform says it runs, compares the two and gives each
+// environment its state: the grid of `tier status`.
 package status
 
 import (
@@ -13,9 +16,9 @@ import (
 	"github.com/tierdeploy/tier/config"
 )
 
-// Tier is one service's view of one tier in the registry. Field names are
-// the JSON API's.
-type Tier struct {
+// TierView is what the registry says one tier of one service points to.
+// Field names are the JSON API's.
+type TierView struct {
 	Service    string `json:"service"`
 	Repository string `json:"repository"`
 	Tier       string `json:"tier"`
@@ -35,11 +38,6 @@ type Tier struct {
 	Promoted bool `json:"promoted"`
 }
 
-// Report is the registry view of every service and tier.
-type Report struct {
-	Tiers []Tier `json:"tiers"`
-}
-
 // Options filter a report.
 type Options struct {
 	Tier    string
@@ -49,11 +47,11 @@ type Options struct {
 }
 
 // Registry reads every (service, tier) pair in parallel, in config order.
-func Registry(ctx context.Context, cfg *config.Config, cat *catalog.Catalog, o Options) (Report, error) {
+func Registry(ctx context.Context, cfg *config.Config, cat *catalog.Catalog, o Options) ([]TierView, error) {
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	var rows []Tier
+	var rows []TierView
 	var pairs []struct {
 		s config.Service
 		t config.Tier
@@ -72,7 +70,7 @@ func Registry(ctx context.Context, cfg *config.Config, cat *catalog.Catalog, o O
 			}{s, t})
 		}
 	}
-	rows = make([]Tier, len(pairs))
+	rows = make([]TierView, len(pairs))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, p := range pairs {
@@ -83,13 +81,13 @@ func Registry(ctx context.Context, cfg *config.Config, cat *catalog.Catalog, o O
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return Report{}, err
+		return nil, err
 	}
-	return Report{Tiers: rows}, nil
+	return rows, nil
 }
 
-func one(ctx context.Context, cat *catalog.Catalog, s config.Service, t config.Tier, now time.Time) (Tier, error) {
-	r := Tier{Service: s.Name, Repository: cat.Registry.Name(s.Repository), Tier: t.Name, Kind: "mutable", Tag: t.Tag}
+func one(ctx context.Context, cat *catalog.Catalog, s config.Service, t config.Tier, now time.Time) (TierView, error) {
+	r := TierView{Service: s.Name, Repository: cat.Registry.Name(s.Repository), Tier: t.Name, Kind: "mutable", Tag: t.Tag}
 	if t.Release {
 		r.Kind, r.Tag = "release", ""
 	}

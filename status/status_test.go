@@ -46,7 +46,7 @@ func TestRegistryStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2020, 11, 12, 10, 30, 0, 0, time.UTC)
-	p := &promote.Promoter{Config: cfg, Catalog: catalog.New(c), Now: func() time.Time { return now }}
+	p := &promote.Promoter{Config: cfg, Registry: c, Now: func() time.Time { return now }}
 	if _, err := p.Promote(ctx, promote.Request{Tier: "dev", Commit: commit[:8], Services: []string{"api"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -54,24 +54,23 @@ func TestRegistryStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A release, then the same build again a day later: still one release.
-	for i, want := range []promote.Status{promote.Released, promote.Unchanged} {
+	for i, want := range []promote.TagStatus{promote.Released, promote.Unchanged} {
 		now = now.Add(time.Duration(i) * 24 * time.Hour)
-		p.Catalog = catalog.New(c)
-		res, err := p.Promote(ctx, promote.Request{Tier: "prod", Services: []string{"api"}, Commit: commit})
-		if err != nil || res[0].Status != want {
-			t.Fatalf("Promote(prod) #%d = %+v, %v, want %s", i+1, res, err, want)
+		rep, err := p.Promote(ctx, promote.Request{Tier: "prod", Services: []string{"api"}, Commit: commit})
+		if err != nil || rep.Tags[0].Status != want {
+			t.Fatalf("Promote(prod) #%d = %+v, %v, want %s", i+1, rep, err, want)
 		}
 	}
-	rep, err := status.Registry(ctx, cfg, catalog.New(c), status.Options{Now: now.Add(time.Hour)})
+	rows, err := status.Registry(ctx, cfg, catalog.New(c), status.Options{Now: now.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	byKey := map[string]status.Tier{}
-	for _, r := range rep.Tiers {
+	byKey := map[string]status.TierView{}
+	for _, r := range rows {
 		byKey[r.Service+"/"+r.Tier] = r
 	}
-	if len(rep.Tiers) != 6 {
-		t.Fatalf("Registry() = %d rows, want 6", len(rep.Tiers))
+	if len(rows) != 6 {
+		t.Fatalf("Registry() = %d rows, want 6", len(rows))
 	}
 	dev := byKey["api/dev"]
 	if !dev.Promoted || dev.Tag != "dev" || dev.Digest != res.Digest.String() || dev.Commit != commit || dev.Kind != "mutable" {
@@ -91,8 +90,8 @@ func TestRegistryStatus(t *testing.T) {
 		t.Errorf("worker/dev = %+v, want commit %s from its commit tag", w, other)
 	}
 	// Filters.
-	rep, err = status.Registry(ctx, cfg, catalog.New(c), status.Options{Tier: "prod", Service: "api"})
-	if err != nil || len(rep.Tiers) != 1 || rep.Tiers[0].Tier != "prod" {
-		t.Errorf("Registry(prod, api) = %+v, %v, want one prod row", rep.Tiers, err)
+	rows, err = status.Registry(ctx, cfg, catalog.New(c), status.Options{Tier: "prod", Service: "api"})
+	if err != nil || len(rows) != 1 || rows[0].Tier != "prod" {
+		t.Errorf("Registry(prod, api) = %+v, %v, want one prod row", rows, err)
 	}
 }

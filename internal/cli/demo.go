@@ -1,10 +1,9 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
+	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/internal/demo"
 )
 
@@ -31,7 +30,7 @@ the end.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Target != "local" && o.Target != "docker" {
-				return fmt.Errorf("%w: --target %q: use local or docker", errUsage, o.Target)
+				return config.Usagef("--target %q: use local or docker", o.Target)
 			}
 			o.Out, o.Now, o.Log = a.stdout, a.now, a.log
 			_, err := demo.Run(cmd.Context(), o)

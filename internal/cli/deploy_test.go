@@ -16,6 +16,7 @@ import (
 
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/internal/demo"
+	"github.com/tierdeploy/tier/internal/targets"
 	"github.com/tierdeploy/tier/target/local"
 )
 
@@ -186,7 +187,7 @@ func stopLocal(t *testing.T, e *env, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg := local.New(local.Options{Dir: localDir(cfg)})
+	tg := local.New(local.Options{Dir: targets.LocalDir(cfg)})
 	svc, _ := cfg.Service("api")
 	for _, env := range cfg.Environments {
 		if env.Name == name {

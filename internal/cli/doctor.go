@@ -31,8 +31,9 @@ Exit status 0 when every check passes, 1 when any fails.`,
 				return err
 			}
 			defer s.Close()
-			d := &doctor.Doctor{Config: s.cfg, Creds: a.awsCreds(), Targets: a.targets(s)}
-			findings := d.Run(ctx)
+			ts := a.targetSet(s, 0)
+			defer ts.Close()
+			findings := (&doctor.Doctor{Config: s.cfg, Creds: a.awsCreds(), Targets: ts.For}).Run(ctx)
 			failed := 0
 			for _, f := range findings {
 				if !f.OK {
@@ -57,7 +58,7 @@ Exit status 0 when every check passes, 1 when any fails.`,
 				t.flush()
 			}
 			if failed > 0 {
-				return fmt.Errorf("%d of %d checks failed", failed, len(findings))
+				return &exitError{code: ExitFailed, msg: fmt.Sprintf("%d of %d checks failed", failed, len(findings))}
 			}
 			return nil
 		},

@@ -21,8 +21,34 @@ const (
 	ExitPartial = 3 // partly done
 )
 
-// errUsage marks command-line mistakes (unknown flags, wrong arguments).
-var errUsage = errors.New("usage")
+// exitError is an error that sets the exit status itself: a promotion
+// that was not verified everywhere, a failed check.
+type exitError struct {
+	code int
+	msg  string
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.msg == "" && e.err != nil {
+		return e.err.Error()
+	}
+	return e.msg
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// verdictError is the exit status of a promotion's report: nil when every
+// environment was verified, 1 when none converged, 3 when some did.
+func verdictError(rep *promote.Report) error {
+	switch rep.Verdict() {
+	case deploy.Done:
+		return nil
+	case deploy.NoneVerified:
+		return &exitError{code: ExitFailed, msg: rep.Problem()}
+	}
+	return &exitError{code: ExitPartial, msg: rep.Problem()}
+}
 
 // ExitCode maps an error to the exit status; this is the only place that
 // does.
@@ -30,23 +56,19 @@ func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
 	}
-	var de *deployError
-	if errors.As(err, &de) {
-		if de.verdict == deploy.FailedAll {
-			return ExitFailed
-		}
-		return ExitPartial
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
 	}
 	var nf *registry.NotFoundError
 	var locked *embedded.LockedError
 	switch {
-	case errors.Is(err, errUsage),
+	case errors.Is(err, config.ErrUsage),
 		errors.Is(err, config.ErrInvalid),
 		errors.Is(err, config.ErrNotFound),
 		errors.Is(err, config.ErrExists),
 		errors.Is(err, tags.ErrInvalid),
 		errors.Is(err, catalog.ErrNoBuild),
-		errors.Is(err, promote.ErrUsage),
 		errors.Is(err, push.ErrSource),
 		errors.Is(err, push.ErrBuildExists),
 		errors.Is(err, embedded.ErrNotLoopback),

@@ -22,21 +22,23 @@ type progress struct {
 	drawn int
 }
 
-func newProgress(w io.Writer, its []deploy.Item) *progress {
+func newProgress(w io.Writer) *progress {
 	p := &progress{w: w, line: map[string]string{}, last: map[string]deploy.Phase{}}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
 		p.tty = true
 	}
-	for _, it := range its {
-		k := it.Environment.Name + "/" + it.Service.Name
-		p.keys = append(p.keys, k)
-		p.line[k] = "queued"
-	}
 	return p
 }
 
+// event takes one engine event; the engine sends every deployment queued,
+// in plan order, before any starts.
 func (p *progress) event(ev deploy.Event) {
 	k := ev.Environment + "/" + ev.Service
+	if ev.Phase == deploy.PhaseQueued {
+		p.keys = append(p.keys, k)
+		p.line[k] = "queued"
+		return
+	}
 	text := string(ev.Phase)
 	switch {
 	case ev.Phase == deploy.PhaseDone:

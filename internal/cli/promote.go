@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/deploy"
 	"github.com/tierdeploy/tier/promote"
 	"github.com/tierdeploy/tier/target"
@@ -41,25 +45,10 @@ every environment runs the digest, 1 when none does, 3 when some do.`,
   tier promote dev --service api --digest sha256:...`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx := cmd.Context()
-			s, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			req.Tier = argv[0]
-			if service != "" {
-				req.Services = []string{service}
-			}
-			p := &promote.Promoter{Config: s.cfg, Catalog: s.cat, Now: a.now, Log: a.log}
-			if err := df.check(); err != nil {
-				return err
-			}
-			res, err := p.Promote(ctx, req)
-			if err != nil {
-				return a.partialRegistry(res, err)
-			}
-			return a.deployAll(ctx, s, req.Tier, res, req.DryRun, df)
+			req.Tier, req.Services = argv[0], services(service)
+			return a.promotion(cmd, df, func(ctx context.Context, p *promote.Promoter) (*promote.Report, error) {
+				return p.Promote(ctx, req)
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -96,25 +85,10 @@ Every environment of TIER is then deployed and verified, as with promote.`,
   tier rollback dev --to 4f2a9c1`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx := cmd.Context()
-			s, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			req.Tier = argv[0]
-			if service != "" {
-				req.Services = []string{service}
-			}
-			p := &promote.Promoter{Config: s.cfg, Catalog: s.cat, Now: a.now, Log: a.log}
-			if err := df.check(); err != nil {
-				return err
-			}
-			res, err := p.Rollback(ctx, req)
-			if err != nil {
-				return a.partialRegistry(res, err)
-			}
-			return a.deployAll(ctx, s, req.Tier, res, req.DryRun, df)
+			req.Tier, req.Services = argv[0], services(service)
+			return a.promotion(cmd, df, func(ctx context.Context, p *promote.Promoter) (*promote.Report, error) {
+				return p.Rollback(ctx, req)
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -125,24 +99,119 @@ Every environment of TIER is then deployed and verified, as with promote.`,
 	return cmd
 }
 
-func (a *app) printRegistryResults(res []promote.Result) error {
-	t := newTable(a.stdout, "SERVICE", "TIER", "TAG", "FROM", "TO", "COMMIT", "REGISTRY")
-	for _, r := range res {
-		t.row(r.Service, r.Tier, r.Tag, target.Short(r.PreviousDigest), target.Short(r.Digest), shortCommit(r.Commit), string(r.Status))
+// services is the --service flag as a request's list.
+func services(flag string) []string {
+	if flag == "" {
+		return nil
 	}
-	return t.flush()
+	return []string{flag}
 }
 
-// partialRegistry reports a registry step that failed after moving some
-// tags: what moved is printed, and the exit status says partly done.
-func (a *app) partialRegistry(res []promote.Result, err error) error {
-	if len(res) == 0 {
+// deployFlags are the flags of commands that deploy.
+type deployFlags struct {
+	parallel int
+	timeout  time.Duration
+}
+
+// check rejects values that make no sense.
+func (f *deployFlags) check() error {
+	if f.parallel < 1 {
+		return config.Usagef("--parallel %d: deploy at least 1 environment at a time", f.parallel)
+	}
+	if f.timeout <= 0 {
+		return config.Usagef("--timeout %s: give a positive duration such as 15m", f.timeout)
+	}
+	return nil
+}
+
+func (f *deployFlags) register(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&f.parallel, "parallel", deploy.DefaultParallel, "environments deployed at once")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", deploy.DefaultTimeout, "how long each environment's rollout may take")
+}
+
+// promotion opens the project, runs one promotion or rollback through a
+// Promoter and prints its report; the error sets the exit status.
+func (a *app) promotion(cmd *cobra.Command, df deployFlags, call func(context.Context, *promote.Promoter) (*promote.Report, error)) error {
+	ctx := cmd.Context()
+	s, err := a.open(ctx)
+	if err != nil {
 		return err
 	}
-	a.printRegistryResults(res)
-	var moved []string
-	for _, r := range res {
-		moved = append(moved, r.Service)
+	defer s.Close()
+	if err := df.check(); err != nil {
+		return err
 	}
-	return &deployError{verdict: deploy.Partial, msg: fmt.Sprintf("%v; the tags of %s had already moved and were not deployed: run the command again to converge", err, strings.Join(moved, ", "))}
+	ts := a.targetSet(s, df.timeout)
+	defer ts.Close()
+	p := &promote.Promoter{Config: s.cfg, Registry: s.reg, Targets: ts.For, Parallel: df.parallel, Timeout: df.timeout,
+		Progress: newProgress(a.stderr).event, Now: a.now, Log: a.log}
+	rep, err := call(ctx, p)
+	if err != nil {
+		if rep == nil || len(rep.Tags) == 0 {
+			return err
+		}
+		// Some tags moved before the registry failed.
+		if perr := a.printReport(rep, false); perr != nil {
+			return perr
+		}
+		return &exitError{code: ExitPartial, err: err}
+	}
+	if err := a.printReport(rep, true); err != nil {
+		return err
+	}
+	return verdictError(rep)
+}
+
+// printReport prints a promotion's report: the tag changes, then (when
+// deployed) each environment's outcome.
+func (a *app) printReport(rep *promote.Report, deployed bool) error {
+	if a.json() {
+		return a.writeJSON(rep)
+	}
+	if err := a.printRegistryResults(rep.Tags); err != nil {
+		return err
+	}
+	if deployed {
+		a.printDeploy(rep.Tier, rep.Environments, rep.DryRun)
+	}
+	return nil
+}
+
+func (a *app) printDeploy(tier string, envs []deploy.Result, dryRun bool) {
+	if len(envs) == 0 {
+		if dryRun {
+			fmt.Fprintf(a.stdout, "\ntier %s has no environments\ndry run: nothing was changed\n", tier)
+		} else {
+			fmt.Fprintf(a.stdout, "\ntier %s has no environments: only the tag moved\n", tier)
+		}
+		return
+	}
+	fmt.Fprintln(a.stdout)
+	t := newTable(a.stdout, "ENVIRONMENT", "TENANT", "SERVICE", "FROM", "TO", "OUTCOME", "TIME", "REASON")
+	for _, r := range envs {
+		from := shortCommit(r.FromCommit)
+		if from == "" && len(r.FromDigests) > 0 {
+			from = target.Short(r.FromDigests[0])
+		}
+		to := cmp.Or(shortCommit(r.ToCommit), target.Short(r.ToDigest))
+		reason, _, _ := strings.Cut(r.Reason, "\n")
+		t.row(r.Environment, r.Tenant, r.Service, from, to, string(r.Outcome), fmt.Sprintf("%.1fs", r.Seconds), reason)
+	}
+	t.flush()
+	for _, r := range envs {
+		if strings.Contains(r.Reason, "\n") {
+			fmt.Fprintf(a.stdout, "\n%s: %s\n", r.Environment, r.Reason)
+		}
+	}
+	if dryRun {
+		fmt.Fprintln(a.stdout, "dry run: nothing was changed")
+	}
+}
+
+func (a *app) printRegistryResults(changes []promote.TagChange) error {
+	t := newTable(a.stdout, "SERVICE", "TIER", "TAG", "FROM", "TO", "COMMIT", "REGISTRY")
+	for _, c := range changes {
+		t.row(c.Service, c.Tier, c.Tag, target.Short(c.PreviousDigest), target.Short(c.Digest), shortCommit(c.Commit), string(c.Status))
+	}
+	return t.flush()
 }

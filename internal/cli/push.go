@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tierdeploy/tier/promote"
+	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/push"
 	"github.com/tierdeploy/tier/registry"
 )
@@ -51,13 +51,13 @@ The created time defaults to the commit's time, so a rebuild gives the same dige
 				return err
 			}
 			defer s.Close()
-			svc, ok := s.cfg.Service(argv[0])
-			if !ok {
-				return fmt.Errorf("%w: unknown service %q: add it under services: in %s", promote.ErrUsage, argv[0], s.cfg.Path)
+			svc, err := s.cfg.LookupService(argv[0])
+			if err != nil {
+				return err
 			}
 			if commit == "" {
 				if commit, err = git(ctx, "rev-parse", "HEAD"); err != nil {
-					return fmt.Errorf("%w: no --commit given and `git rev-parse HEAD` failed (%v): pass --commit SHA", errUsage, err)
+					return config.Usagef("no --commit given and `git rev-parse HEAD` failed (%v): pass --commit SHA", err)
 				}
 			}
 			when, err := buildTime(ctx, created, commit, a.now)
@@ -116,7 +116,7 @@ func buildTime(ctx context.Context, flag, commit string, now func() time.Time) (
 	if flag != "" {
 		t, err := time.Parse(time.RFC3339, flag)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("%w: --created %q is not an RFC 3339 time (2020-11-12T10:30:00Z)", errUsage, flag)
+			return time.Time{}, config.Usagef("--created %q is not an RFC 3339 time (2020-11-12T10:30:00Z)", flag)
 		}
 		return t.UTC(), nil
 	}

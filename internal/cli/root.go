@@ -16,10 +16,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 
-	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/internal/awscred"
-	"github.com/tierdeploy/tier/promote"
+	"github.com/tierdeploy/tier/internal/targets"
 	"github.com/tierdeploy/tier/registry"
 	"github.com/tierdeploy/tier/registry/ecr"
 	"github.com/tierdeploy/tier/registry/embedded"
@@ -67,7 +66,7 @@ func run(ctx context.Context, a *app, args []string) int {
 	err := root.ExecuteContext(ctx)
 	if err != nil {
 		fmt.Fprintln(a.stderr, "tier:", err)
-		if errors.Is(err, errUsage) {
+		if errors.Is(err, config.ErrUsage) {
 			fmt.Fprintln(a.stderr, "Run 'tier --help' for usage.")
 		}
 	}
@@ -100,12 +99,12 @@ invalid tag, build not found), 3 partly done.`,
 			switch a.output {
 			case "table", "json":
 			default:
-				return fmt.Errorf("%w: --output %q: use table or json", errUsage, a.output)
+				return config.Usagef("--output %q: use table or json", a.output)
 			}
 			return nil
 		},
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return config.Usagef("%v", err) })
 	f := root.PersistentFlags()
 	def := os.Getenv("TIER_CONFIG")
 	if def == "" {
@@ -123,7 +122,7 @@ invalid tag, build not found), 3 partly done.`,
 func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, a []string) error {
 		if err := check(cmd, a); err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
+			return config.Usagef("%v", err)
 		}
 		return nil
 	}
@@ -133,23 +132,15 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 type session struct {
 	cfg     *config.Config
 	reg     *registry.Client
-	cat     *catalog.Catalog
 	release func() error
-	// closers release what targets opened (platform clients).
-	closers []func() error
-	// healthTimeout bounds targets' health waits (the deploy --timeout).
-	healthTimeout time.Duration
 }
 
+// Close stops the embedded registry when the session started it.
 func (s *session) Close() error {
-	var errs []error
-	for _, c := range s.closers {
-		errs = append(errs, c())
-	}
 	if s.release != nil {
-		errs = append(errs, s.release())
+		return s.release()
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 func (a *app) loadConfig() (*config.Config, error) {
@@ -192,26 +183,17 @@ func (a *app) open(ctx context.Context) (*session, error) {
 		s.Close()
 		return nil, err
 	}
-	s.cat = catalog.New(s.reg)
 	return s, nil
+}
+
+// targets returns the deploy targets of the session's environments; the
+// caller closes them. healthTimeout bounds the health waits of the targets
+// that run builds themselves (0: their default).
+func (a *app) targetSet(s *session, healthTimeout time.Duration) *targets.Set {
+	return targets.New(targets.Options{Config: s.cfg, Registry: s.reg, AWS: a.awsCreds(), HealthTimeout: healthTimeout, Log: a.log})
 }
 
 // registryDir is where the embedded registry of cfg keeps its storage.
 func registryDir(cfg *config.Config) string {
 	return filepath.Join(cfg.StatePath(), "registry")
-}
-
-// checkNames rejects an unknown tier or service given on the command line.
-func (a *app) checkNames(s *session, tier, service string) error {
-	if tier != "" {
-		if _, ok := s.cfg.Tier(tier); !ok {
-			return fmt.Errorf("%w: unknown tier %q in %s", promote.ErrUsage, tier, s.cfg.Path)
-		}
-	}
-	if service != "" {
-		if _, ok := s.cfg.Service(service); !ok {
-			return fmt.Errorf("%w: unknown service %q in %s", promote.ErrUsage, service, s.cfg.Path)
-		}
-	}
-	return nil
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tierdeploy/tier/deploy"
+	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/status"
 	"github.com/tierdeploy/tier/target"
 )
@@ -49,11 +49,20 @@ With --check the exit status is 3 when any environment is not in-sync.`,
 			if len(argv) == 1 {
 				o.Tier = argv[0]
 			}
-			if err := a.checkNames(s, o.Tier, o.Service); err != nil {
-				return err
+			if o.Tier != "" {
+				if _, err := s.cfg.LookupTier(o.Tier); err != nil {
+					return err
+				}
 			}
+			if o.Service != "" {
+				if _, err := s.cfg.LookupService(o.Service); err != nil {
+					return err
+				}
+			}
+			ts := a.targetSet(s, 0)
+			defer ts.Close()
 			o.Now = a.now()
-			g, err := status.Environments(ctx, s.cfg, s.cat, a.targets(s), o)
+			g, err := status.Environments(ctx, s.cfg, catalog.New(s.reg), ts.For, o)
 			if err != nil {
 				return err
 			}
@@ -63,7 +72,7 @@ With --check the exit status is 3 when any environment is not in-sync.`,
 				err = a.printGrid(g, o)
 			}
 			if err == nil && check && !g.InSync() {
-				return &deployError{verdict: deploy.Partial, msg: "not every environment is in sync"}
+				return &exitError{code: ExitPartial, msg: "not every environment is in sync"}
 			}
 			return err
 		},

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/tierdeploy/tier/internal/dockertest"
-	"github.com/tierdeploy/tier/status"
+	"github.com/tierdeploy/tier/target"
 )
 
 // TestMain lets the test binary serve as the demo app inside the demo's
@@ -43,7 +43,7 @@ func TestRunOnce(t *testing.T) {
 			t.Fatalf("run %d: %d environments, want %d", run, len(res.Grid.Environments), len(want))
 		}
 		for _, e := range res.Grid.Environments {
-			if got := versionOf(res.Builds, first(e.RunningDigests)); got != want[e.Name] || e.State != status.InSync {
+			if got := versionOf(res.Builds, first(e.RunningDigests)); got != want[e.Name] || e.State != target.InSync {
 				t.Errorf("run %d: %s runs %s (%s), want %s in-sync", run, e.Name, got, e.State, want[e.Name])
 			}
 		}
@@ -69,7 +69,7 @@ func TestRunOnceDocker(t *testing.T) {
 		t.Fatalf("Run(once, docker) error = %v\n%s", err, out.String())
 	}
 	for _, e := range res.Grid.Environments {
-		if e.Target != "docker" || e.State != status.InSync {
+		if e.Target != "docker" || e.State != target.InSync {
 			t.Errorf("%s = %s on %s, want in-sync on docker", e.Name, e.State, e.Target)
 		}
 	}
