@@ -178,22 +178,12 @@ func healthOutput(h *container.Health) string {
 	return cmp.Or(out, fmt.Sprintf("exit code %d", last.ExitCode))
 }
 
-// refDigest returns the digest of a "repo@sha256:..." reference.
-func refDigest(ref string) (v1.Hash, bool) {
-	i := strings.LastIndexByte(ref, '@')
-	if i < 0 {
-		return v1.Hash{}, false
-	}
-	h, err := v1.NewHash(ref[i+1:])
-	return h, err == nil
-}
-
 // digestOf returns the digest c runs, read from the engine: the digest of
 // the reference c was created from, which the engine resolved to c's
 // image, checked against that image's RepoDigests. A container created
 // from a tag has only the RepoDigests to go by.
 func (t *Target) digestOf(ctx context.Context, e *engine, c *container.InspectResponse) (v1.Hash, error) {
-	fromRef, ok := refDigest(c.Config.Image)
+	fromRef, ok := target.PinnedDigest(c.Config.Image)
 	img, err := e.cli.ImageInspect(ctx, c.Image)
 	if err != nil {
 		if ok && cerrdefs.IsNotFound(err) {
@@ -203,7 +193,7 @@ func (t *Target) digestOf(ctx context.Context, e *engine, c *container.InspectRe
 	}
 	var repo []v1.Hash
 	for _, rd := range img.RepoDigests {
-		if h, ok := refDigest(rd); ok && !slices.Contains(repo, h) {
+		if h, ok := target.PinnedDigest(rd); ok && !slices.Contains(repo, h) {
 			repo = append(repo, h)
 		}
 	}

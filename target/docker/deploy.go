@@ -34,7 +34,7 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 	if err != nil {
 		return err
 	}
-	if h, ok := refDigest(d.Image); !ok || h != d.Digest {
+	if h, ok := target.PinnedDigest(d.Image); !ok || h != d.Digest {
 		return wrap(fmt.Errorf("image %q is not pinned to digest %s: deploy HOST/REPO@%s", d.Image, d.Digest, d.Digest))
 	}
 	e, err := t.engine(dc)

@@ -130,25 +130,3 @@ func TestLastLines(t *testing.T) {
 		}
 	}
 }
-
-func TestRefDigest(t *testing.T) {
-	hex := strings.Repeat("c", 64)
-	for _, tc := range []struct {
-		ref  string
-		want string
-	}{
-		{"127.0.0.1:5000/api@sha256:" + hex, "sha256:" + hex},
-		{"127.0.0.1:5000/api:dev@sha256:" + hex, "sha256:" + hex},
-		{"127.0.0.1:5000/api:dev", ""},
-		{"api@sha256:short", ""},
-	} {
-		h, ok := refDigest(tc.ref)
-		got := ""
-		if ok {
-			got = h.String()
-		}
-		if got != tc.want {
-			t.Errorf("refDigest(%q) = %q, want %q", tc.ref, got, tc.want)
-		}
-	}
-}

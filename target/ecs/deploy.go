@@ -47,7 +47,7 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 			return fmt.Errorf("environment %s: mode track-tag needs the tier's tag, and this deployment has none: set ecs.mode: pin", c.env)
 		}
 		want := d.Repository + ":" + d.Tag
-		if !sameImage(current, want) {
+		if !target.SameImage(current, want) {
 			return &TrackTagError{Environment: c.env, TaskDefinition: str(td.TaskDefinitionArn), Container: container, Image: current, Want: want}
 		}
 		// ECS resolves the tag to a digest when the deployment starts;
@@ -56,7 +56,7 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 	default:
 		want := pinned(d)
 		p := primary(&svc)
-		if sameImage(current, want) && p != nil && str(p.TaskDefinition) == str(svc.TaskDefinition) && p.RolloutState != types.DeploymentRolloutStateFailed {
+		if target.SameImage(current, want) && p != nil && str(p.TaskDefinition) == str(svc.TaskDefinition) && p.RolloutState != types.DeploymentRolloutStateFailed {
 			// Deployed already (a repeated promotion): follow that deployment.
 			rec.deployment, rec.taskDef = str(p.Id), str(p.TaskDefinition)
 			t.remember(recordKey(d.Environment, d.Service), rec)
@@ -64,7 +64,7 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 				"image", want, "deployment", rec.deployment)
 			return nil
 		}
-		if sameImage(current, want) {
+		if target.SameImage(current, want) {
 			// The same revision failed before: try it again.
 			in.ForceNewDeployment = true
 		} else {

@@ -30,17 +30,6 @@ func repository(image string) string {
 	return n.Name()
 }
 
-// sameImage reports whether two image references name the same thing once
-// normalized ("api:dev" and "docker.io/library/api:dev" do).
-func sameImage(a, b string) bool {
-	if a == b {
-		return true
-	}
-	ra, err1 := reference.ParseNormalizedNamed(a)
-	rb, err2 := reference.ParseNormalizedNamed(b)
-	return err1 == nil && err2 == nil && ra.String() == rb.String()
-}
-
 // pick returns the index of the container to deploy to: the one named
 // name, or else the only one whose image is from repo.
 func pick(env, taskDef string, defs []types.ContainerDefinition, name, repo string) (int, error) {

@@ -62,7 +62,7 @@ func (t *Target) Observe(ctx context.Context, env config.Environment, svc config
 	}
 	obs.Running = running
 	if note != "" {
-		obs.Reason = join(obs.Reason, note)
+		obs.Reason = target.JoinReasons(obs.Reason, note)
 	}
 	return obs, nil
 }
@@ -245,16 +245,9 @@ func (c *conn) running(ctx context.Context, m matcher) ([]v1.Hash, string, error
 		note = fmt.Sprintf("%d running task(s) report no image digest for %s", noDigest, m)
 	}
 	if absent > 0 {
-		note = join(note, fmt.Sprintf("%d running task(s) have no %s", absent, m))
+		note = target.JoinReasons(note, fmt.Sprintf("%d running task(s) have no %s", absent, m))
 	}
 	return digests, note, nil
-}
-
-func join(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "; " + b
 }
 
 // lastUpdateFailed returns why the service's newest service deployment did

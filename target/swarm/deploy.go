@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
@@ -54,7 +53,7 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 		svc := r.Service
 		spec := svc.Spec
 		cs := *spec.TaskTemplate.ContainerSpec
-		if sameImage(cs.Image, want) {
+		if target.SameImage(cs.Image, want) {
 			t.log.Info("swarm service already names the image", "environment", d.Environment.Name, "service", s.name, "image", want)
 			return nil
 		}
@@ -84,17 +83,6 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 // swarmkit's message and no typed error, so the message is all there is.
 func outOfSequence(err error) bool {
 	return strings.Contains(err.Error(), "update out of sequence")
-}
-
-// sameImage reports whether two image references name the same thing once
-// normalized ("api:dev@..." and "docker.io/library/api:dev@..." do).
-func sameImage(a, b string) bool {
-	if a == b {
-		return true
-	}
-	ra, err1 := reference.ParseNormalizedNamed(a)
-	rb, err2 := reference.ParseNormalizedNamed(b)
-	return err1 == nil && err2 == nil && ra.String() == rb.String()
 }
 
 // lossless checks that sending spec back changes nothing the manager

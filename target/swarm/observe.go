@@ -72,7 +72,7 @@ func observe(svc swarm.Service, tasks []swarm.Task) (target.Observation, *swarm.
 	failed := latestFailure(tasks, since)
 	why := func(s string) string {
 		if failed != nil {
-			s = join(s, fmt.Sprintf("task %s failed: %s", target.Short(failed.ID), taskError(failed)))
+			s = target.JoinReasons(s, fmt.Sprintf("task %s failed: %s", target.Short(failed.ID), taskError(failed)))
 		}
 		return s
 	}
@@ -148,7 +148,7 @@ func runningDigests(tasks []swarm.Task) (digests []v1.Hash, unpinned []string, n
 		if cs := t.Spec.ContainerSpec; cs != nil {
 			img = cs.Image
 		}
-		d, ok := pinned(img)
+		d, ok := target.PinnedDigest(img)
 		switch {
 		case !ok && !slices.Contains(unpinned, strconv.Quote(img)):
 			unpinned = append(unpinned, strconv.Quote(img))
@@ -158,16 +158,6 @@ func runningDigests(tasks []swarm.Task) (digests []v1.Hash, unpinned []string, n
 	}
 	slices.SortFunc(digests, func(a, b v1.Hash) int { return strings.Compare(a.String(), b.String()) })
 	return digests, unpinned, n
-}
-
-// pinned returns the digest an image reference pins ("repo:tag@sha256:...").
-func pinned(img string) (v1.Hash, bool) {
-	i := strings.LastIndexByte(img, '@')
-	if i < 0 {
-		return v1.Hash{}, false
-	}
-	h, err := v1.NewHash(img[i+1:])
-	return h, err == nil
 }
 
 // latestFailure returns the task that failed last (at or after since).
@@ -224,13 +214,6 @@ func (s service) logs(ctx context.Context, taskID string, tty bool, n int) ([]st
 	return lines, err
 }
 
-func join(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "; " + b
-}
-
 // specAhead reports whether the service's spec pins a digest that none of
 // the running tasks run.
 func specAhead(svc swarm.Service, running []v1.Hash) bool {
@@ -238,6 +221,6 @@ func specAhead(svc swarm.Service, running []v1.Hash) bool {
 	if cs == nil {
 		return false
 	}
-	d, ok := pinned(cs.Image)
+	d, ok := target.PinnedDigest(cs.Image)
 	return ok && len(running) > 0 && !slices.Contains(running, d)
 }
