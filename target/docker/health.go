@@ -46,47 +46,24 @@ func healthy(ctx context.Context, e *engine, c *container.InspectResponse, dc *c
 	return health.Probe(pctx, e.probeHost, dc.Port, dc.Health)
 }
 
-// waitHealthy polls container id every HealthInterval until it is healthy
+// waitHealthy checks container id every HealthInterval until it is healthy
 // (see the package documentation), exits, HealthTimeout passes or ctx
 // ends, and says which. An exit is an *ExitError.
 func (t *Target) waitHealthy(ctx context.Context, e *engine, id, name string, dc *config.Docker) error {
 	start := time.Now()
-	wctx, cancel := context.WithTimeout(ctx, t.o.HealthTimeout)
-	defer cancel()
-	tick := time.NewTicker(t.o.HealthInterval)
-	defer tick.Stop()
-	var last error
-	for {
-		var err error
-		c, ierr := inspect(wctx, e, id)
+	w := health.Wait{What: "container " + name, Timeout: t.o.HealthTimeout, Interval: t.o.HealthInterval}
+	return w.Until(ctx, func(ctx context.Context) (bool, error) {
+		c, err := inspect(ctx, e, id)
 		switch {
-		case ierr != nil:
-			if wctx.Err() == nil {
-				return ierr
-			}
-			err = ierr
+		case err != nil:
+			return ctx.Err() == nil, err
 		case c == nil:
-			return fmt.Errorf("container %s disappeared", name)
-		default:
-			err = t.check(wctx, e, c, name, dc, start)
-			var xe *ExitError
-			if err == nil || errors.As(err, &xe) || errors.Is(err, errUnhealthy) {
-				return err
-			}
+			return true, fmt.Errorf("container %s disappeared", name)
 		}
-		// A check cut short by the deadline says less than the one before.
-		if wctx.Err() == nil || last == nil {
-			last = err
-		}
-		select {
-		case <-wctx.Done():
-			if cerr := context.Cause(ctx); cerr != nil {
-				return fmt.Errorf("stopped waiting for container %s to become healthy after %s: %w (last check: %v)", name, time.Since(start).Round(time.Millisecond), cerr, last)
-			}
-			return fmt.Errorf("health check timed out after %s: %v", t.o.HealthTimeout, last)
-		case <-tick.C:
-		}
-	}
+		err = t.check(ctx, e, c, name, dc, start)
+		var xe *ExitError
+		return err == nil || errors.As(err, &xe) || errors.Is(err, errUnhealthy), err
+	})
 }
 
 // check is one round of waitHealthy for the inspected container c.

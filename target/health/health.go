@@ -1,5 +1,7 @@
 // Package health is the health check tier runs itself against a service
-// that targets started: an HTTP GET of a path, or a TCP connect.
+// that targets started (an HTTP GET of a path, or a TCP connect) and the
+// wait of the local and docker targets for a build they started to become
+// healthy.
 package health
 
 import (

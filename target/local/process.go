@@ -181,6 +181,16 @@ func (t *Target) start(sp spec, r run) (*proc, error) {
 	return p, nil
 }
 
+// exit returns an *exitError once p has exited, else nil.
+func (p *proc) exit() error {
+	select {
+	case <-p.exited:
+		return &exitError{state: p.state}
+	default:
+		return nil
+	}
+}
+
 // exitError says a process this Target started ended while it waited for
 // the process to become healthy.
 type exitError struct {
