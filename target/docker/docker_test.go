@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -24,6 +23,7 @@ import (
 	"github.com/tierdeploy/tier/registry"
 	"github.com/tierdeploy/tier/target"
 	"github.com/tierdeploy/tier/target/docker"
+	"github.com/tierdeploy/tier/target/targettest"
 )
 
 var api = config.Service{Name: "api", Repository: "api"}
@@ -81,7 +81,7 @@ func environment(t *testing.T, tgt *docker.Target, host, name, tenant, health st
 	env := config.Environment{
 		Name: name, Tier: "dev", Tenant: tenant,
 		Target: config.Target{Docker: &config.Docker{
-			Host: host, Container: prefix + name, Port: freePort(t), Network: "host", Health: health,
+			Host: host, Container: prefix + name, Port: targettest.FreePort(t), Network: "host", Health: health,
 		}},
 	}
 	cli := dockertest.Client(t, host)
@@ -125,16 +125,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // appInfo is what GET /version of the demo app answers.

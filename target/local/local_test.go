@@ -27,6 +27,7 @@ import (
 	"github.com/tierdeploy/tier/registry"
 	"github.com/tierdeploy/tier/target"
 	"github.com/tierdeploy/tier/target/local"
+	"github.com/tierdeploy/tier/target/targettest"
 )
 
 // TestMain doubles as the test web app: images built by the tests run this
@@ -174,7 +175,7 @@ func client(t *testing.T, host string, rt http.RoundTripper) *registry.Client {
 // environment returns a local environment on a free port.
 func (b *builds) environment(t *testing.T, name, health string) config.Environment {
 	return config.Environment{Name: name, Tier: "dev", Tenant: "default", Target: config.Target{Local: &config.Local{
-		Port: freePort(t), Health: health, Env: map[string]string{"TIER_LOCAL_TEST_RUN": b.run, "GORACE": noExitSleep},
+		Port: targettest.FreePort(t), Health: health, Env: map[string]string{"TIER_LOCAL_TEST_RUN": b.run, "GORACE": noExitSleep},
 	}}}
 }
 
@@ -190,16 +191,6 @@ func stopAtEnd(t *testing.T, tg *local.Target, env config.Environment) {
 			t.Errorf("Stop(%s) = %v", env.Name, err)
 		}
 	})
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // page is what the app answers on GET /.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -23,6 +22,7 @@ import (
 	"github.com/tierdeploy/tier/internal/dockertest"
 	"github.com/tierdeploy/tier/registry"
 	"github.com/tierdeploy/tier/target"
+	"github.com/tierdeploy/tier/target/targettest"
 )
 
 // rig is one Swarm manager, a registry it pulls from and the builds in it.
@@ -83,7 +83,7 @@ func (r *rig) create(t *testing.T, image string, failure swarm.FailureAction) sv
 	b := make([]byte, 4)
 	rand.Read(b)
 	name := "tsw-" + hex.EncodeToString(b)
-	port := freePort(t)
+	port := targettest.FreePort(t)
 	one := uint64(1)
 	spec := swarm.ServiceSpec{
 		Annotations: swarm.Annotations{Name: name, Labels: map[string]string{"owner": "tier-swarm-test"}},
@@ -206,16 +206,6 @@ func getVersion(url string) (string, error) {
 		return "", err
 	}
 	return v.Version, nil
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // deployed creates a service on v1, deploys v2 through tg and waits for it.

@@ -1,6 +1,7 @@
 // Package targettest provides a scripted deploy target for tests and
-// benchmarks of the engine: each environment's behaviour (latency, time to
-// converge, failures, rollbacks, a wrong digest) is set by the test.
+// benchmarks of the engine, where each environment's behaviour (latency,
+// time to converge, failures, rollbacks, a wrong digest) is set by the
+// test, and helpers for the tests of the real targets.
 package targettest
 
 import (
