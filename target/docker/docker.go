@@ -86,11 +86,7 @@ func New(o Options) *Target {
 	if o.Keychain == nil {
 		o.Keychain = authn.DefaultKeychain
 	}
-	log := o.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Target{o: o, log: log, engines: map[engineKey]*engine{}, locks: map[string]chan struct{}{}}
+	return &Target{o: o, log: cmp.Or(o.Log, slog.New(slog.DiscardHandler)), engines: map[engineKey]*engine{}, locks: map[string]chan struct{}{}}
 }
 
 // Close closes the API clients. The Target cannot be used afterwards.

@@ -1,6 +1,7 @@
 package ecs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,16 +73,10 @@ var _ target.Target = (*Target)(nil)
 
 // New returns an ECS target.
 func New(o Options) *Target {
-	log := o.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	return &Target{
+		o: o, log: cmp.Or(o.Log, slog.New(slog.DiscardHandler)), creds: cmp.Or(o.Creds, &awscred.Cache{}),
+		clients: map[awscred.Settings]api{}, locks: map[string]*sync.Mutex{}, records: map[string]*record{},
 	}
-	creds := o.Creds
-	if creds == nil {
-		creds = &awscred.Cache{}
-	}
-	return &Target{o: o, log: log, creds: creds, clients: map[awscred.Settings]api{},
-		locks: map[string]*sync.Mutex{}, records: map[string]*record{}}
 }
 
 // Close forgets the ECS clients and what Deploy started. The SDK's clients

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,11 +70,7 @@ func New(o Options) *Target {
 	if o.StopTimeout <= 0 {
 		o.StopTimeout = DefaultStopTimeout
 	}
-	log := o.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Target{o: o, log: log}
+	return &Target{o: o, log: cmp.Or(o.Log, slog.New(slog.DiscardHandler))}
 }
 
 // Close implements target.Target. A local target holds nothing open

@@ -59,11 +59,7 @@ func New(o Options) *Target {
 	if o.LogLines == 0 {
 		o.LogLines = DefaultLogLines
 	}
-	log := o.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Target{o: o, log: log, clients: map[string]engine{}}
+	return &Target{o: o, log: cmp.Or(o.Log, slog.New(slog.DiscardHandler)), clients: map[string]engine{}}
 }
 
 // Close closes the target's API clients. The target may be used again
