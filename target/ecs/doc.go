@@ -60,4 +60,10 @@
 // AccessDeniedException an *AccessError naming the IAM action and where the
 // credentials come from (never a secret), and a failure to get credentials
 // (AssumeRole denied) a *CredentialsError.
+//
+// Check is `tier doctor` for an ECS environment: with its credentials, the
+// caller identity, the cluster, the service, the container of each service
+// and its repository; and, when the shared registry is an ECR registry of
+// another account, whether the repository's policy lets the environment's
+// account pull, read with the registry account's credentials.
 package ecs

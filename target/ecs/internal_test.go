@@ -132,3 +132,19 @@ func TestPick(t *testing.T) {
 }
 
 const hex64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func TestInRepository(t *testing.T) {
+	repo := "012345678922.dkr.ecr.us-east-1.amazonaws.com/api"
+	for img, want := range map[string]bool{
+		repo + ":dev":               true,
+		repo + "@sha256:abc":        true,
+		repo + ":dev@sha256:abc":    true,
+		repo:                        true,
+		repo + "-worker:dev":        false,
+		"docker.io/library/nginx:1": false,
+	} {
+		if got := inRepository(img, repo); got != want {
+			t.Errorf("inRepository(%q) = %v, want %v", img, got, want)
+		}
+	}
+}

@@ -14,8 +14,9 @@ import (
 )
 
 // TestStandInAnswersTheSDK checks that the real SDK reads the stand-in's
-// answers of the operations the target does not call yet (tier doctor
-// will) and its documented errors as the typed errors ECS's own produce.
+// answers of the operations only Check calls (GetCallerIdentity,
+// DescribeClusters), its paging, and its documented errors as the typed
+// errors ECS's own produce.
 func TestStandInAnswersTheSDK(t *testing.T) {
 	r := newRig(t)
 	r.addService(acctB, repo+":dev", d1, 3, true)
