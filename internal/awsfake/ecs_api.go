@@ -1,0 +1,350 @@
+package awsfake
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// ECS stand-in: the JSON 1.1 operations tier calls (DescribeServices,
+// DescribeTaskDefinition, RegisterTaskDefinition, UpdateService, ListTasks,
+// DescribeTasks, DescribeClusters, ListServiceDeployments), with the state
+// of each account and region kept apart, shaped on the ECS API reference.
+//
+// Rollouts are simulated per call: every DescribeServices of a service
+// moves its in-flight deployment one step, according to the service's
+// Outcome (see Rollout). Images resolve to digests when a deployment is
+// created, through SetImageDigest (or a digest in the reference); a task
+// whose image does not resolve fails to start with CannotPullContainerError.
+
+func (s *Server) ecsCall(account, region, op string, body []byte) (any, *APIError) {
+	r := s.ecs.region(account, region)
+	switch op {
+	case "DescribeClusters":
+		return s.ecs.describeClusters(r, body)
+	case "DescribeServices":
+		return s.ecs.describeServices(r, body)
+	case "DescribeTaskDefinition":
+		return s.ecs.describeTaskDefinition(r, body)
+	case "RegisterTaskDefinition":
+		return s.ecs.registerTaskDefinition(r, body)
+	case "UpdateService":
+		return s.ecs.updateService(r, body)
+	case "ListTasks":
+		return s.ecs.listTasks(r, body)
+	case "DescribeTasks":
+		return s.ecs.describeTasks(r, body)
+	case "ListServiceDeployments":
+		return s.ecs.listServiceDeployments(r, body)
+	}
+	return nil, &APIError{400, "UnknownOperationException", "ECS stand-in: operation not implemented: " + op}
+}
+
+func ecsErr(code, msg string) *APIError { return &APIError{400, code, msg} }
+
+func decodeJSON(body []byte, v any) *APIError {
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return &APIError{400, "SerializationException", err.Error()}
+	}
+	return nil
+}
+
+// checkCount refuses a list parameter (field, as ECS names it in messages:
+// "Services") that is empty or longer than most.
+func checkCount(field string, n, most int) *APIError {
+	switch {
+	case n == 0:
+		return ecsErr("InvalidParameterException", field+" cannot be empty.")
+	case n > most:
+		return ecsErr("InvalidParameterException", fmt.Sprintf("%s cannot be longer than %d.", field, most))
+	}
+	return nil
+}
+
+// cluster finds a cluster by name or ARN ("" is "default").
+func (r *ecsRegion) cluster(ref string) (*ecsCluster, *APIError) {
+	name := ref
+	if name == "" {
+		name = "default"
+	}
+	if strings.HasPrefix(ref, "arn:") {
+		p := strings.TrimPrefix(ref, r.arn("cluster", ""))
+		if p == ref || p == "" {
+			return nil, ecsErr("ClusterNotFoundException", "Cluster not found.")
+		}
+		name = p
+	}
+	c, ok := r.clusters[name]
+	if !ok {
+		return nil, ecsErr("ClusterNotFoundException", "Cluster not found.")
+	}
+	return c, nil
+}
+
+// clusterService finds a cluster by name or ARN ("" is "default") and a
+// service of it by name or ARN.
+func (r *ecsRegion) clusterService(clusterRef, serviceRef string) (*ecsCluster, *ecsService, *APIError) {
+	c, aerr := r.cluster(clusterRef)
+	if aerr != nil {
+		return nil, nil, aerr
+	}
+	svc, aerr := c.service(serviceRef)
+	if aerr != nil {
+		return nil, nil, aerr
+	}
+	return c, svc, nil
+}
+
+// service finds a service of c by name or ARN.
+func (c *ecsCluster) service(ref string) (*ecsService, *APIError) {
+	svc, ok := c.services[serviceName(ref)]
+	if !ok {
+		return nil, ecsErr("ServiceNotFoundException", "Service not found.")
+	}
+	return svc, nil
+}
+
+// serviceName returns the name a service reference (name or ARN) names.
+func serviceName(ref string) string {
+	if strings.HasPrefix(ref, "arn:") {
+		if i := strings.LastIndexByte(ref, '/'); i >= 0 {
+			return ref[i+1:]
+		}
+	}
+	return ref
+}
+
+// refARN is ref when it is an ARN, otherwise the ARN of kind/rest.
+func (r *ecsRegion) refARN(ref, kind, rest string) string {
+	if strings.HasPrefix(ref, "arn:") {
+		return ref
+	}
+	return r.arn(kind, rest)
+}
+
+func (e *ecsState) describeClusters(r *ecsRegion, body []byte) (any, *APIError) {
+	var in ecsDescribeClustersRequest
+	if err := decodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.Clusters) == 0 {
+		in.Clusters = []string{"default"}
+	}
+	clusters, failures := []any{}, []any{}
+	for _, ref := range in.Clusters {
+		c, aerr := r.cluster(ref)
+		if aerr != nil {
+			failures = append(failures, failureJSON(r.refARN(ref, "cluster", ref)))
+			continue
+		}
+		clusters = append(clusters, clusterJSON(c))
+	}
+	return map[string]any{"clusters": clusters, "failures": failures}, nil
+}
+
+func (e *ecsState) describeServices(r *ecsRegion, body []byte) (any, *APIError) {
+	var in ecsDescribeServicesRequest
+	if err := decodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if aerr := checkCount("Services", len(in.Services), 10); aerr != nil {
+		return nil, aerr
+	}
+	c, aerr := r.cluster(in.Cluster)
+	if aerr != nil {
+		return nil, aerr
+	}
+	services, failures := []any{}, []any{}
+	for _, ref := range in.Services {
+		svc, ok := c.services[serviceName(ref)]
+		if !ok {
+			failures = append(failures, failureJSON(r.arn("service", c.name+"/"+serviceName(ref))))
+			continue
+		}
+		e.advance(r, c, svc)
+		services = append(services, serviceJSON(c, svc))
+	}
+	return map[string]any{"services": services, "failures": failures}, nil
+}
+
+func (e *ecsState) describeTaskDefinition(r *ecsRegion, body []byte) (any, *APIError) {
+	var in ecsDescribeTaskDefinitionRequest
+	if err := decodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	t := r.taskDef(in.TaskDefinition)
+	if t == nil {
+		return nil, ecsErr("ClientException", "Unable to describe task definition.")
+	}
+	out := map[string]any{"taskDefinition": t.describe()}
+	if slices.Contains(in.Include, "TAGS") {
+		out["tags"] = orEmpty(t.tags)
+	}
+	return out, nil
+}
+
+func (e *ecsState) registerTaskDefinition(r *ecsRegion, body []byte) (any, *APIError) {
+	var def map[string]any
+	if err := decodeJSON(body, &def); err != nil {
+		return nil, err
+	}
+	tags, _ := def["tags"].([]any)
+	delete(def, "tags")
+	t, aerr := e.register(r, def, tags)
+	if aerr != nil {
+		return nil, aerr
+	}
+	out := map[string]any{"taskDefinition": t.describe()}
+	if len(tags) > 0 {
+		out["tags"] = tags
+	}
+	return out, nil
+}
+
+func (e *ecsState) updateService(r *ecsRegion, body []byte) (any, *APIError) {
+	var in ecsUpdateServiceRequest
+	if err := decodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	c, svc, aerr := r.clusterService(in.Cluster, in.Service)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if svc.status != active {
+		return nil, ecsErr("ServiceNotActiveException", "Service was not ACTIVE.")
+	}
+	td := r.taskDef(svc.taskDef)
+	if in.TaskDefinition != nil {
+		td = r.taskDef(*in.TaskDefinition)
+		if td == nil {
+			return nil, ecsErr("InvalidParameterException", "TaskDefinition not found.")
+		}
+		if td.status != active {
+			return nil, ecsErr("InvalidParameterException", "TaskDefinition is inactive.")
+		}
+	}
+	if in.DesiredCount != nil {
+		if *in.DesiredCount < 0 {
+			return nil, ecsErr("InvalidParameterException", "Desired count must be non-negative.")
+		}
+		svc.desired = *in.DesiredCount
+		if p := svc.primary(); p != nil {
+			p.desired = svc.desired
+		}
+	}
+	if in.ForceNewDeployment || td.arn != svc.taskDef {
+		e.newDeployment(r, c, svc, td, nil)
+	}
+	return map[string]any{"service": serviceJSON(c, svc)}, nil
+}
+
+func (e *ecsState) listTasks(r *ecsRegion, body []byte) (any, *APIError) {
+	var in ecsListTasksRequest
+	if err := decodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	c, aerr := r.cluster(in.Cluster)
+	if aerr != nil {
+		return nil, aerr
+	}
+	group := ""
+	if in.ServiceName != "" {
+		svc, aerr := c.service(in.ServiceName)
+		if aerr != nil {
+			return nil, aerr
+		}
+		group = "service:" + svc.name
+	}
+	status := in.DesiredStatus
+	if status == "" {
+		status = "RUNNING"
+	}
+	if status != "RUNNING" && status != "PENDING" && status != "STOPPED" {
+		return nil, ecsErr("InvalidParameterException", "Invalid desiredStatus: "+status)
+	}
+	limit := 100
+	if in.MaxResults != nil {
+		if *in.MaxResults < 1 || *in.MaxResults > 100 {
+			return nil, ecsErr("InvalidParameterException", "maxResults must be between 1 and 100.")
+		}
+		limit = *in.MaxResults
+	}
+	var arns []string
+	for _, t := range c.tasks {
+		if t.desiredStatus != status || group != "" && t.group != group || in.StartedBy != "" && t.startedBy != in.StartedBy {
+			continue
+		}
+		if in.Family != "" && !strings.Contains(t.taskDef, ":task-definition/"+in.Family+":") {
+			continue
+		}
+		arns = append(arns, t.arn)
+	}
+	start := 0
+	if in.NextToken != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(in.NextToken, "fake-next-"))
+		if err != nil || !strings.HasPrefix(in.NextToken, "fake-next-") || n < 0 || n > len(arns) {
+			return nil, ecsErr("InvalidParameterException", "Invalid token.")
+		}
+		start = n
+	}
+	end := min(start+limit, len(arns))
+	out := map[string]any{"taskArns": orEmptyS(arns[start:end])}
+	if end < len(arns) {
+		out["nextToken"] = fmt.Sprintf("fake-next-%d", end)
+	}
+	return out, nil
+}
+
+func (e *ecsState) describeTasks(r *ecsRegion, body []byte) (any, *APIError) {
+	var in ecsDescribeTasksRequest
+	if err := decodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if aerr := checkCount("Tasks", len(in.Tasks), 100); aerr != nil {
+		return nil, aerr
+	}
+	c, aerr := r.cluster(in.Cluster)
+	if aerr != nil {
+		return nil, aerr
+	}
+	tasks, failures := []any{}, []any{}
+	for _, ref := range in.Tasks {
+		i := slices.IndexFunc(c.tasks, func(t *ecsTask) bool { return t.arn == ref || strings.HasSuffix(t.arn, "/"+ref) })
+		if i < 0 {
+			failures = append(failures, failureJSON(r.refARN(ref, "task", c.name+"/"+ref)))
+			continue
+		}
+		tasks = append(tasks, taskJSON(c, c.tasks[i]))
+	}
+	return map[string]any{"tasks": tasks, "failures": failures}, nil
+}
+
+// listServiceDeployments answers ListServiceDeployments: the service's
+// deployments newest first, with their status and reason.
+func (e *ecsState) listServiceDeployments(r *ecsRegion, body []byte) (any, *APIError) {
+	var in ecsListServiceDeploymentsRequest
+	if err := decodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	c, svc, aerr := r.clusterService(in.Cluster, in.Service)
+	if aerr != nil {
+		return nil, aerr
+	}
+	e.advance(r, c, svc)
+	out := []any{}
+	for i, sd := range svc.history {
+		if in.MaxResults != nil && i >= *in.MaxResults {
+			break
+		}
+		out = append(out, serviceDeploymentJSON(c, svc, sd))
+	}
+	return map[string]any{"serviceDeployments": out}, nil
+}
