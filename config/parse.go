@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -172,7 +173,7 @@ func (p *parser) tiers(f map[string]pair, rootLine int) []Tier {
 		case hasTag && release:
 			p.add(tf["tag"].key, "remove tag to cut a new <name>-<UTC time> tag per promotion, or remove release: true to move one mutable tag", "%s has both tag and release: true", label)
 		case !hasTag && !release:
-			p.add(item, fmt.Sprintf("add tag: %s for a mutable tier, or release: true for timestamped release tags", orDefault(t.Name, "NAME")), "%s has neither tag nor release: true", label)
+			p.add(item, fmt.Sprintf("add tag: %s for a mutable tier, or release: true for timestamped release tags", cmp.Or(t.Name, "NAME")), "%s has neither tag nor release: true", label)
 		case release:
 			t.Release = true
 			if t.Name != "" && len(t.Name)+1+len(tags.ReleaseLayout) > tags.MaxLen {
@@ -184,7 +185,7 @@ func (p *parser) tiers(f map[string]pair, rootLine int) []Tier {
 			case tags.Validate(tag) != nil:
 				p.add(at, "use letters, digits, '.', '_' and '-', starting with a letter, digit or '_', at most 128 characters", "%s: tag %q is not a valid OCI tag", label, tag)
 			case tags.IsCommit(tag):
-				p.add(at, "choose a name such as "+orDefault(t.Name, "dev")+"; builds are tagged with their commit hash", "%s: tag %q looks like a commit hash", label, tag)
+				p.add(at, "choose a name such as "+cmp.Or(t.Name, "dev")+"; builds are tagged with their commit hash", "%s: tag %q looks like a commit hash", label, tag)
 			default:
 				if other, dup := tagsSeen[tag]; dup {
 					p.add(at, "give each tier its own tag", "%s: tag %q is already the tag of tier %q (line %d)", label, tag, other.Name, other.Line)
@@ -390,13 +391,6 @@ func oneOf(verb string, names []string, otherwise, orElse string) string {
 	}
 	if orElse != "" {
 		s += ", or " + orElse
-	}
-	return s
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
 	}
 	return s
 }

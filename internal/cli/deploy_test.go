@@ -18,6 +18,7 @@ import (
 	"github.com/tierdeploy/tier/internal/demo"
 	"github.com/tierdeploy/tier/internal/targets"
 	"github.com/tierdeploy/tier/target/local"
+	"github.com/tierdeploy/tier/target/targettest"
 )
 
 // TestMain lets the test binary run as the demo web app inside images, as
@@ -33,16 +34,6 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // appDir makes a directory holding this test binary as app/server, to push
@@ -83,7 +74,7 @@ func TestPromoteDeploysLocalEnvironments(t *testing.T) {
 	// As a user does: from the project directory, with a relative config.
 	t.Chdir(e.dir)
 	e.relative = true
-	pDev, pMb, pStg := freePort(t), freePort(t), freePort(t)
+	pDev, pMb, pStg := targettest.FreePort(t), targettest.FreePort(t), targettest.FreePort(t)
 	e.config(registryOnly + fmt.Sprintf(`environments:
   dev:     {tier: dev, tenant: default, local: {port: %d, health: /healthz}}
   mb-dev:  {tier: dev, tenant: mb, local: {port: %d, health: /healthz}}
@@ -128,7 +119,7 @@ func TestPromoteDeploysLocalEnvironments(t *testing.T) {
 		t.Errorf("promote dev again = %d, %s; want verified, already running", code, out)
 	}
 	// staging's health check never passes: all of staging times out, exit 1.
-	code, out, stderr = e.run("promote", "staging", "--timeout", "5s")
+	code, out, stderr = e.run("promote", "staging", "--timeout", "15s")
 	if code != 1 || !strings.Contains(out, "timed-out") || !strings.Contains(out, "answered 404") || !strings.Contains(stderr, "1 of 1 environments not verified: staging/api (timed-out)") {
 		t.Errorf("promote staging = %d, want 1\n%s\n%s", code, out, stderr)
 	}
@@ -171,7 +162,7 @@ func TestPromoteDeploysLocalEnvironments(t *testing.T) {
 	}
 	defer blocker.Close()
 	go http.Serve(blocker, http.NotFoundHandler())
-	code, out, stderr = e.run("promote", "dev", "--commit", c2, "--timeout", "5s")
+	code, out, stderr = e.run("promote", "dev", "--commit", c2, "--timeout", "15s")
 	if code != 3 || !strings.Contains(stderr, "1 of 2 environments not verified: mb-dev/api") {
 		t.Errorf("promote dev v2 with mb-dev broken = %d, want 3\n%s\n%s", code, out, stderr)
 	}

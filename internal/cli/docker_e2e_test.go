@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/tierdeploy/tier/internal/dockertest"
+	"github.com/tierdeploy/tier/target/targettest"
 )
 
 // TestDockerAndSwarmEndToEnd runs the seed's method on real engines: the
@@ -33,7 +34,7 @@ func TestDockerAndSwarmEndToEnd(t *testing.T) {
 
 	manager := dockertest.Client(t, hosts[0])
 	stamp := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
-	pDev, pMb, pStg, pProd := freePort(t), freePort(t), freePort(t), freePort(t)
+	pDev, pMb, pStg, pProd := targettest.FreePort(t), targettest.FreePort(t), targettest.FreePort(t), targettest.FreePort(t)
 	stg, prod := "tcli-staging-"+stamp, "tcli-prod-"+stamp
 	for _, s := range []struct {
 		name    string

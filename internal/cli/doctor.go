@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tierdeploy/tier/internal/doctor"
+	"github.com/tierdeploy/tier/target"
 )
 
 func (a *app) doctorCmd() *cobra.Command {
@@ -33,7 +34,7 @@ Exit status 0 when every check passes, 1 when any fails.`,
 			defer s.Close()
 			ts := a.targetSet(s, 0)
 			defer ts.Close()
-			findings := (&doctor.Doctor{Config: s.cfg, Creds: a.awsCreds(), Targets: ts.For}).Run(ctx)
+			findings := doctor.Run(ctx, s.cfg, ts.For)
 			failed := 0
 			for _, f := range findings {
 				if !f.OK {
@@ -42,7 +43,7 @@ Exit status 0 when every check passes, 1 when any fails.`,
 			}
 			if a.json() {
 				if err := a.writeJSON(struct {
-					Findings []doctor.Finding `json:"findings"`
+					Findings []target.Finding `json:"findings"`
 				}{findings}); err != nil {
 					return err
 				}

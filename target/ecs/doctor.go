@@ -80,7 +80,7 @@ func (t *Target) check(ctx context.Context, env config.Environment, svcs []confi
 	cl, err := ec.DescribeClusters(ctx, &ecs.DescribeClustersInput{Clusters: []string{e.Cluster}})
 	switch {
 	case err != nil:
-		f.Detail, f.Fix = fmt.Sprintf("DescribeClusters: %v", err), "allow ecs:DescribeClusters to this identity (docs/ecs.md)"
+		f.Detail, f.Fix = fmt.Sprintf("DescribeClusters: %v", err), "allow ecs:DescribeClusters to this identity (docs/targets/ecs.md)"
 	case len(cl.Clusters) == 0 || aws.ToString(cl.Clusters[0].Status) != "ACTIVE":
 		f.Detail, f.Fix = fmt.Sprintf("cluster %q not found (or not ACTIVE) in account %s", e.Cluster, account), "correct cluster: in the ecs block, or the region/account"
 	default:
@@ -94,7 +94,7 @@ func (t *Target) check(ctx context.Context, env config.Environment, svcs []confi
 	sv, err := ec.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(e.Cluster), Services: []string{e.Service}})
 	switch {
 	case err != nil:
-		f.Detail, f.Fix = fmt.Sprintf("DescribeServices: %v", err), "allow ecs:DescribeServices to this identity (docs/ecs.md)"
+		f.Detail, f.Fix = fmt.Sprintf("DescribeServices: %v", err), "allow ecs:DescribeServices to this identity (docs/targets/ecs.md)"
 	case len(sv.Services) == 0 || aws.ToString(sv.Services[0].Status) != "ACTIVE":
 		f.Detail, f.Fix = fmt.Sprintf("service %q not found (or not ACTIVE) in cluster %s", e.Service, e.Cluster), "correct service: in the ecs block, or create the service"
 	default:
@@ -107,7 +107,7 @@ func (t *Target) check(ctx context.Context, env config.Environment, svcs []confi
 	f = find("container")
 	td, err := ec.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: sv.Services[0].TaskDefinition})
 	if err != nil {
-		f.Detail, f.Fix = fmt.Sprintf("DescribeTaskDefinition: %v", err), "allow ecs:DescribeTaskDefinition to this identity (docs/ecs.md)"
+		f.Detail, f.Fix = fmt.Sprintf("DescribeTaskDefinition: %v", err), "allow ecs:DescribeTaskDefinition to this identity (docs/targets/ecs.md)"
 		add(f)
 		return out
 	}
@@ -183,7 +183,7 @@ func policyAllows(ctx context.Context, api policyAPI, registryID, repo, account 
 	switch {
 	case errors.As(err, &none):
 		f.Detail = fmt.Sprintf("repository %s has no policy, so account %s cannot pull", repo, account)
-		f.Fix = "set a repository policy allowing ecr:BatchGetImage and ecr:GetDownloadUrlForLayer to arn:aws:iam::" + account + ":root (docs/ecs.md)"
+		f.Fix = "set a repository policy allowing ecr:BatchGetImage and ecr:GetDownloadUrlForLayer to arn:aws:iam::" + account + ":root (docs/targets/ecs.md)"
 		return nil
 	case err != nil:
 		return fmt.Errorf("GetRepositoryPolicy %s: %w", repo, err)
@@ -192,7 +192,7 @@ func policyAllows(ctx context.Context, api policyAPI, registryID, repo, account 
 		f.OK, f.Detail = true, fmt.Sprintf("repository %s lets account %s pull", repo, account)
 	} else {
 		f.Detail = fmt.Sprintf("repository %s's policy does not let account %s pull (or only under conditions, which tier does not judge)", repo, account)
-		f.Fix = "add arn:aws:iam::" + account + ":root to the policy's pull statement (ecr:BatchGetImage, ecr:GetDownloadUrlForLayer; docs/ecs.md)"
+		f.Fix = "add arn:aws:iam::" + account + ":root to the policy's pull statement (ecr:BatchGetImage, ecr:GetDownloadUrlForLayer; docs/targets/ecs.md)"
 	}
 	return nil
 }

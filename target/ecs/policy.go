@@ -65,8 +65,15 @@ func principalIncludes(raw json.RawMessage, account string) bool {
 		return false
 	}
 	return slices.ContainsFunc(strs(m["AWS"]), func(p string) bool {
-		return p == "*" || p == account || strings.HasPrefix(p, "arn:aws:iam::"+account+":")
+		return p == "*" || p == account || iamARNIn(p, account)
 	})
+}
+
+// iamARNIn reports whether arn is an IAM ARN of account in any partition
+// (arn:aws:iam::..., arn:aws-cn:iam::..., arn:aws-us-gov:iam::...).
+func iamARNIn(arn, account string) bool {
+	parts := strings.SplitN(arn, ":", 6)
+	return len(parts) == 6 && parts[0] == "arn" && strings.HasPrefix(parts[1], "aws") && parts[2] == "iam" && parts[4] == account
 }
 
 // strs reads a policy field that is a string or a list of strings.

@@ -15,6 +15,8 @@ func TestAllowsPull(t *testing.T) {
 		{"another account", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"ecr:*"}]}`, false},
 		{"layers missing", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"210987654321"},"Action":"ecr:BatchGetImage"}]}`, false},
 		{"deny", `{"Statement":[{"Effect":"Deny","Principal":{"AWS":"210987654321"},"Action":"ecr:*"}]}`, false},
+		{"China partition", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws-cn:iam::210987654321:root"},"Action":"ecr:*"}]}`, true},
+		{"GovCloud partition, another account", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws-us-gov:iam::111111111111:root"},"Action":"ecr:*"}]}`, false},
 		{"prefix of another account", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::2109876543210:root"},"Action":"ecr:*"}]}`, false},
 		{"not json", `nope`, false},
 		{"action wildcard", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"210987654321"},"Action":["ecr:BatchGet*","ecr:GetDownload*"]}]}`, true},
