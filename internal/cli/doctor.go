@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -26,42 +27,38 @@ Exit status 0 when every check passes, 1 when any fails.`,
   AWS_PROFILE=registry tier doctor --output json`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			s, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			ts := a.targetSet(s, 0)
-			defer ts.Close()
-			findings := doctor.Run(ctx, s.cfg, ts.For)
-			failed := 0
-			for _, f := range findings {
-				if !f.OK {
-					failed++
-				}
-			}
-			if a.json() {
-				if err := a.writeJSON(struct {
-					Findings []target.Finding `json:"findings"`
-				}{findings}); err != nil {
-					return err
-				}
-			} else {
-				t := newTable(a.stdout, "", "ENVIRONMENT", "CHECK", "DETAIL", "FIX")
+			return a.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
+				ts := a.targetSet(s, 0)
+				defer ts.Close()
+				findings := doctor.Run(ctx, s.cfg, ts.For)
+				failed := 0
 				for _, f := range findings {
-					mark := "ok"
 					if !f.OK {
-						mark = "FAIL"
+						failed++
 					}
-					t.row(mark, f.Environment, f.Check, f.Detail, f.Fix)
 				}
-				t.flush()
-			}
-			if failed > 0 {
-				return &exitError{code: ExitFailed, msg: fmt.Sprintf("%d of %d checks failed", failed, len(findings))}
-			}
-			return nil
+				if a.json() {
+					if err := a.writeJSON(struct {
+						Findings []target.Finding `json:"findings"`
+					}{findings}); err != nil {
+						return err
+					}
+				} else {
+					t := newTable(a.stdout, "", "ENVIRONMENT", "CHECK", "DETAIL", "FIX")
+					for _, f := range findings {
+						mark := "ok"
+						if !f.OK {
+							mark = "FAIL"
+						}
+						t.row(mark, f.Environment, f.Check, f.Detail, f.Fix)
+					}
+					t.flush()
+				}
+				if failed > 0 {
+					return &exitError{code: ExitFailed, msg: fmt.Sprintf("%d of %d checks failed", failed, len(findings))}
+				}
+				return nil
+			})
 		},
 	}
 }

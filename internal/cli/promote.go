@@ -17,8 +17,6 @@ import (
 
 func (a *app) promoteCmd() *cobra.Command {
 	var req promote.Request
-	var service string
-	var df deployFlags
 	cmd := &cobra.Command{
 		Use:   "promote TIER",
 		Short: "Move TIER's tag to a build (or cut a release tag) and deploy every environment of TIER",
@@ -43,27 +41,17 @@ every environment runs the digest, 1 when none does, 3 when some do.`,
   tier promote staging              # take what dev points to
   tier promote prod --dry-run       # show the release tag that would be cut
   tier promote dev --service api --digest sha256:...`,
-		Args: args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			req.Tier, req.Services = argv[0], services(service)
-			return a.promotion(cmd, df, func(ctx context.Context, p *promote.Promoter) (*promote.Report, error) {
-				return p.Promote(ctx, req)
-			})
-		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&service, "service", "", "promote only this service")
-	f.StringVar(&req.Commit, "commit", "", "the build's commit: a full hash or a unique prefix")
-	f.StringVar(&req.Digest, "digest", "", "the build's manifest digest (sha256:...)")
-	f.BoolVar(&req.DryRun, "dry-run", false, "print the plan (each environment: from which build to which) and change nothing")
-	df.register(cmd)
-	return cmd
+	cmd.Flags().StringVar(&req.Commit, "commit", "", "the build's commit: a full hash or a unique prefix")
+	cmd.Flags().StringVar(&req.Digest, "digest", "", "the build's manifest digest (sha256:...)")
+	return a.promotionCmd(cmd, "promote", func(ctx context.Context, p *promote.Promoter, o promotionArgs) (*promote.Report, error) {
+		req.Tier, req.Services, req.DryRun = o.tier, o.services, o.dryRun
+		return p.Promote(ctx, req)
+	})
 }
 
 func (a *app) rollbackCmd() *cobra.Command {
 	var req promote.RollbackRequest
-	var service string
-	var df deployFlags
 	cmd := &cobra.Command{
 		Use:   "rollback TIER",
 		Short: "Put TIER back on an earlier build and deploy it",
@@ -83,69 +71,71 @@ Every environment of TIER is then deployed and verified, as with promote.`,
   tier rollback prod --to prod-20201112T103000Z
   tier rollback prod                    # the release before the current one
   tier rollback dev --to 4f2a9c1`,
-		Args: args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			req.Tier, req.Services = argv[0], services(service)
-			return a.promotion(cmd, df, func(ctx context.Context, p *promote.Promoter) (*promote.Report, error) {
-				return p.Rollback(ctx, req)
-			})
-		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&service, "service", "", "roll back only this service")
-	f.StringVar(&req.To, "to", "", "time, date, release tag, commit or digest to go back to")
-	f.BoolVar(&req.DryRun, "dry-run", false, "print the plan and change nothing")
-	df.register(cmd)
-	return cmd
+	cmd.Flags().StringVar(&req.To, "to", "", "time, date, release tag, commit or digest to go back to")
+	return a.promotionCmd(cmd, "roll back", func(ctx context.Context, p *promote.Promoter, o promotionArgs) (*promote.Report, error) {
+		req.Tier, req.Services, req.DryRun = o.tier, o.services, o.dryRun
+		return p.Rollback(ctx, req)
+	})
 }
 
-// services is the --service flag as a request's list.
-func services(flag string) []string {
-	if flag == "" {
-		return nil
-	}
-	return []string{flag}
-}
-
-// deployFlags are the flags of commands that deploy.
-type deployFlags struct {
+// promotionArgs are what promote and rollback share on the command line:
+// the TIER argument and the --service, --dry-run, --parallel and --timeout
+// flags.
+type promotionArgs struct {
+	tier     string
+	services []string
+	dryRun   bool
 	parallel int
 	timeout  time.Duration
 }
 
 // check rejects values that make no sense.
-func (f *deployFlags) check() error {
-	if f.parallel < 1 {
-		return config.Usagef("--parallel %d: deploy at least 1 environment at a time", f.parallel)
+func (o promotionArgs) check() error {
+	if o.parallel < 1 {
+		return config.Usagef("--parallel %d: deploy at least 1 environment at a time", o.parallel)
 	}
-	if f.timeout <= 0 {
-		return config.Usagef("--timeout %s: give a positive duration such as 15m", f.timeout)
+	if o.timeout <= 0 {
+		return config.Usagef("--timeout %s: give a positive duration such as 15m", o.timeout)
 	}
 	return nil
 }
 
-func (f *deployFlags) register(cmd *cobra.Command) {
-	cmd.Flags().IntVar(&f.parallel, "parallel", deploy.DefaultParallel, "environments deployed at once")
-	cmd.Flags().DurationVar(&f.timeout, "timeout", deploy.DefaultTimeout, "how long each environment's rollout may take")
+// promotionCmd completes cmd, whose name, help and own flags are set, into
+// a command that runs one promotion (verb says which, for flag help): it
+// takes TIER and the shared flags, opens the project, calls call with a
+// Promoter and prints the report; the error sets the exit status.
+func (a *app) promotionCmd(cmd *cobra.Command, verb string, call func(context.Context, *promote.Promoter, promotionArgs) (*promote.Report, error)) *cobra.Command {
+	var o promotionArgs
+	var service string
+	f := cmd.Flags()
+	f.StringVar(&service, "service", "", verb+" only this service")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan (each environment: from which build to which) and change nothing")
+	f.IntVar(&o.parallel, "parallel", deploy.DefaultParallel, "environments deployed at once")
+	f.DurationVar(&o.timeout, "timeout", deploy.DefaultTimeout, "how long each environment's rollout may take")
+	cmd.Args = args(cobra.ExactArgs(1))
+	cmd.RunE = func(cmd *cobra.Command, argv []string) error {
+		o.tier = argv[0]
+		if service != "" {
+			o.services = []string{service}
+		}
+		return a.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
+			if err := o.check(); err != nil {
+				return err
+			}
+			ts := a.targetSet(s, o.timeout)
+			defer ts.Close()
+			p := &promote.Promoter{Config: s.cfg, Registry: s.reg, Targets: ts.For, Parallel: o.parallel, Timeout: o.timeout,
+				Progress: newProgress(a.stderr).event, Now: a.now, Log: a.log}
+			return a.printPromotion(call(ctx, p, o))
+		})
+	}
+	return cmd
 }
 
-// promotion opens the project, runs one promotion or rollback through a
-// Promoter and prints its report; the error sets the exit status.
-func (a *app) promotion(cmd *cobra.Command, df deployFlags, call func(context.Context, *promote.Promoter) (*promote.Report, error)) error {
-	ctx := cmd.Context()
-	s, err := a.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if err := df.check(); err != nil {
-		return err
-	}
-	ts := a.targetSet(s, df.timeout)
-	defer ts.Close()
-	p := &promote.Promoter{Config: s.cfg, Registry: s.reg, Targets: ts.For, Parallel: df.parallel, Timeout: df.timeout,
-		Progress: newProgress(a.stderr).event, Now: a.now, Log: a.log}
-	rep, err := call(ctx, p)
+// printPromotion prints what a promotion returned and turns it into the
+// error that sets the exit status.
+func (a *app) printPromotion(rep *promote.Report, err error) error {
 	if err != nil {
 		if rep == nil || len(rep.Tags) == 0 {
 			return err

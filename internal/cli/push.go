@@ -45,56 +45,52 @@ The created time defaults to the commit's time, so a rebuild gives the same dige
   tier push api ghcr.io/acme/api:1.2.0 --commit 4f2a9c1...`,
 		Args: args(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx := cmd.Context()
-			s, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			svc, err := s.cfg.LookupService(argv[0])
-			if err != nil {
-				return err
-			}
-			if commit == "" {
-				if commit, err = git(ctx, "rev-parse", "HEAD"); err != nil {
-					return config.Usagef("no --commit given and `git rev-parse HEAD` failed (%v): pass --commit SHA", err)
+			return a.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
+				svc, err := s.cfg.LookupService(argv[0])
+				if err != nil {
+					return err
 				}
-			}
-			when, err := buildTime(ctx, created, commit, a.now)
-			if err != nil {
-				return err
-			}
-			files.Created = when
-			if source == "" {
-				source = gitSource(ctx)
-			}
-			loader := &push.Loader{Files: files, Registry: func(host string) (*registry.Client, error) {
-				if host == s.reg.Host() {
-					return s.reg, nil
+				if commit == "" {
+					if commit, err = git(ctx, "rev-parse", "HEAD"); err != nil {
+						return config.Usagef("no --commit given and `git rev-parse HEAD` failed (%v): pass --commit SHA", err)
+					}
 				}
-				return registry.New(host, registry.Options{Transport: a.transport})
-			}}
-			img, kind, err := loader.Load(ctx, argv[1])
-			if err != nil {
-				return err
-			}
-			a.log.Info("pushing", "service", svc.Name, "source", argv[1], "kind", kind)
-			res, err := push.Push(ctx, s.reg, img, push.Request{Repository: svc.Repository, Commit: commit, Created: when, SourceURL: source, Force: force})
-			if err != nil {
-				return err
-			}
-			if a.json() {
-				return a.writeJSON(res)
-			}
-			switch res.Status {
-			case push.Unchanged:
-				fmt.Fprintf(a.stdout, "%s already holds this build (%s): nothing pushed\n", res.Ref, res.Digest)
-			case push.Replaced:
-				fmt.Fprintf(a.stdout, "replaced %s: %s (was %s)\n", res.Ref, res.Digest, res.Previous)
-			default:
-				fmt.Fprintf(a.stdout, "pushed %s: %s\n", res.Ref, res.Digest)
-			}
-			return nil
+				when, err := buildTime(ctx, created, commit, a.now)
+				if err != nil {
+					return err
+				}
+				files.Created = when
+				if source == "" {
+					source = gitSource(ctx)
+				}
+				loader := &push.Loader{Files: files, Registry: func(host string) (*registry.Client, error) {
+					if host == s.reg.Host() {
+						return s.reg, nil
+					}
+					return registry.New(host, registry.Options{Transport: a.transport})
+				}}
+				img, kind, err := loader.Load(ctx, argv[1])
+				if err != nil {
+					return err
+				}
+				a.log.Info("pushing", "service", svc.Name, "source", argv[1], "kind", kind)
+				res, err := push.Push(ctx, s.reg, img, push.Request{Repository: svc.Repository, Commit: commit, Created: when, SourceURL: source, Force: force})
+				if err != nil {
+					return err
+				}
+				if a.json() {
+					return a.writeJSON(res)
+				}
+				switch res.Status {
+				case push.Unchanged:
+					fmt.Fprintf(a.stdout, "%s already holds this build (%s): nothing pushed\n", res.Ref, res.Digest)
+				case push.Replaced:
+					fmt.Fprintf(a.stdout, "replaced %s: %s (was %s)\n", res.Ref, res.Digest, res.Previous)
+				default:
+					fmt.Fprintf(a.stdout, "pushed %s: %s\n", res.Ref, res.Digest)
+				}
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()

@@ -186,7 +186,17 @@ func (a *app) open(ctx context.Context) (*session, error) {
 	return s, nil
 }
 
-// targets returns the deploy targets of the session's environments; the
+// withSession opens the project for run and closes it afterwards.
+func (a *app) withSession(ctx context.Context, run func(ctx context.Context, s *session) error) error {
+	s, err := a.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return run(ctx, s)
+}
+
+// targetSet returns the deploy targets of the session's environments; the
 // caller closes them. healthTimeout bounds the health waits of the targets
 // that run builds themselves (0: their default).
 func (a *app) targetSet(s *session, healthTimeout time.Duration) *targets.Set {

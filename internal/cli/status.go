@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -40,41 +41,37 @@ With --check the exit status is 3 when any environment is not in-sync.`,
   tier status --output json`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx := cmd.Context()
-			s, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if len(argv) == 1 {
-				o.Tier = argv[0]
-			}
-			if o.Tier != "" {
-				if _, err := s.cfg.LookupTier(o.Tier); err != nil {
+			return a.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
+				if len(argv) == 1 {
+					o.Tier = argv[0]
+				}
+				if o.Tier != "" {
+					if _, err := s.cfg.LookupTier(o.Tier); err != nil {
+						return err
+					}
+				}
+				if o.Service != "" {
+					if _, err := s.cfg.LookupService(o.Service); err != nil {
+						return err
+					}
+				}
+				ts := a.targetSet(s, 0)
+				defer ts.Close()
+				o.Now = a.now()
+				g, err := status.Environments(ctx, s.cfg, catalog.New(s.reg), ts.For, o)
+				if err != nil {
 					return err
 				}
-			}
-			if o.Service != "" {
-				if _, err := s.cfg.LookupService(o.Service); err != nil {
-					return err
+				if a.json() {
+					err = a.writeJSON(g)
+				} else {
+					err = a.printGrid(g, o)
 				}
-			}
-			ts := a.targetSet(s, 0)
-			defer ts.Close()
-			o.Now = a.now()
-			g, err := status.Environments(ctx, s.cfg, catalog.New(s.reg), ts.For, o)
-			if err != nil {
+				if err == nil && check && !g.InSync() {
+					return &exitError{code: ExitPartial, msg: "not every environment is in sync"}
+				}
 				return err
-			}
-			if a.json() {
-				err = a.writeJSON(g)
-			} else {
-				err = a.printGrid(g, o)
-			}
-			if err == nil && check && !g.InSync() {
-				return &exitError{code: ExitPartial, msg: "not every environment is in sync"}
-			}
-			return err
+			})
 		},
 	}
 	cmd.Flags().StringVar(&o.Service, "service", "", "show only this service")
