@@ -37,7 +37,7 @@ func BenchmarkPromoteTier(b *testing.B) {
 				}
 				e := &deploy.Engine{Target: engine(tg).Target, Parallel: bc.parallel, Poll: 100 * time.Millisecond, MaxPoll: time.Second}
 				rep := e.Run(context.Background(), items(newD, names...), false)
-				if rep.Verdict() != deploy.Done {
+				if deploy.VerdictOf(rep) != deploy.Done {
 					b.Fatalf("Run() = %+v", rep)
 				}
 			}

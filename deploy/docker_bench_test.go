@@ -62,8 +62,8 @@ func BenchmarkDockerTier(b *testing.B) {
 					its = append(its, target.Deployment{Environment: e, Service: svc, Repository: reg.Name("api"), Tag: "dev", Digest: d})
 				}
 				e := &deploy.Engine{Target: func(config.Environment) (target.Target, error) { return tg, nil }, Parallel: bc.parallel}
-				if rep := e.Run(context.Background(), its, false); rep.Verdict() != deploy.Done {
-					b.Fatalf("Run() = %+v", rep.Results)
+				if rep := e.Run(context.Background(), its, false); deploy.VerdictOf(rep) != deploy.Done {
+					b.Fatalf("Run() = %+v", rep)
 				}
 			}
 		})

@@ -62,12 +62,7 @@ type Result struct {
 	URL         string   `json:"url,omitempty"`
 }
 
-// Report is the outcome of every environment, in plan order.
-type Report struct {
-	Results []Result `json:"environments"`
-}
-
-// Verdict sums a report up: Done when every environment is verified (or
+// Verdict sums results up: Done when every environment is verified (or
 // planned), NoneVerified when none converged, Partial otherwise. Exit
 // statuses follow it: 0, 1 and 3.
 type Verdict int
@@ -79,10 +74,10 @@ const (
 	NoneVerified
 )
 
-// Verdict returns the report's verdict.
-func (r Report) Verdict() Verdict {
+// VerdictOf returns the verdict of results.
+func VerdictOf(results []Result) Verdict {
 	ok, bad := 0, 0
-	for _, x := range r.Results {
+	for _, x := range results {
 		switch x.Outcome {
 		case Verified, Planned:
 			ok++
@@ -93,9 +88,9 @@ func (r Report) Verdict() Verdict {
 		}
 	}
 	switch {
-	case ok == len(r.Results):
+	case ok == len(results):
 		return Done
-	case ok == 0 && bad == len(r.Results):
+	case ok == 0 && bad == len(results):
 		return NoneVerified
 	}
 	return Partial
@@ -204,7 +199,7 @@ func (e *Engine) emit(ev Event) {
 // Run makes every deployment with bounded parallelism and returns every
 // outcome, in order. With dryRun it only observes and reports what would
 // change.
-func (e *Engine) Run(ctx context.Context, items []target.Deployment, dryRun bool) Report {
+func (e *Engine) Run(ctx context.Context, items []target.Deployment, dryRun bool) []Result {
 	e.defaults()
 	for _, it := range items {
 		e.emit(Event{Environment: it.Environment.Name, Service: it.Service.Name, Phase: PhaseQueued})
@@ -216,7 +211,7 @@ func (e *Engine) Run(ctx context.Context, items []target.Deployment, dryRun bool
 	if !dryRun {
 		e.superseded(ctx, items, results)
 	}
-	return Report{Results: results}
+	return results
 }
 
 // each runs f for 0..n-1, at most Parallel at once, and waits for all.

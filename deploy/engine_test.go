@@ -48,9 +48,9 @@ func engine(tg *targettest.Target) *deploy.Engine {
 	}
 }
 
-func outcomes(r deploy.Report) map[string]deploy.Result {
+func outcomes(r []deploy.Result) map[string]deploy.Result {
 	out := map[string]deploy.Result{}
-	for _, x := range r.Results {
+	for _, x := range r {
 		out[x.Environment] = x
 	}
 	return out
@@ -127,7 +127,7 @@ func TestRun(t *testing.T) {
 					t.Errorf("Run() %s from = %v, want [%s]", n, got[n].FromDigests, old)
 				}
 			}
-			if v := rep.Verdict(); v != tc.verdict {
+			if v := deploy.VerdictOf(rep); v != tc.verdict {
 				t.Errorf("Verdict() = %d, want %d", v, tc.verdict)
 			}
 			// Verified means the platform runs exactly the digest.
@@ -148,7 +148,7 @@ func TestRunIsIdempotent(t *testing.T) {
 	tg.Set("dev", targettest.Script{}, newD)
 	tg.Set("mb-dev", targettest.Script{}, old)
 	rep := engine(tg).Run(context.Background(), items(newD, "dev", "mb-dev"), false)
-	if rep.Verdict() != deploy.Done {
+	if deploy.VerdictOf(rep) != deploy.Done {
 		t.Fatalf("Run() = %+v, want all verified", rep)
 	}
 	if got := tg.Deploys(); len(got) != 1 || !strings.HasPrefix(got[0], "mb-dev/api@") {
@@ -158,7 +158,7 @@ func TestRunIsIdempotent(t *testing.T) {
 		t.Errorf("dev reason = %q, want already running", r.Reason)
 	}
 	rep = engine(tg).Run(context.Background(), items(newD, "dev", "mb-dev"), false)
-	if rep.Verdict() != deploy.Done || len(tg.Deploys()) != 1 {
+	if deploy.VerdictOf(rep) != deploy.Done || len(tg.Deploys()) != 1 {
 		t.Errorf("second Run() deployed again: %v", tg.Deploys())
 	}
 }
@@ -190,7 +190,7 @@ func TestRunBoundsParallelism(t *testing.T) {
 	}
 	e := engine(tg)
 	e.Parallel = 3
-	if rep := e.Run(context.Background(), items(newD, names...), false); rep.Verdict() != deploy.Done {
+	if rep := e.Run(context.Background(), items(newD, names...), false); deploy.VerdictOf(rep) != deploy.Done {
 		t.Fatalf("Run() = %+v", rep)
 	}
 	if tg.MaxActive > 3 || tg.MaxActive < 2 {
@@ -216,7 +216,7 @@ func TestRunRacingPromotions(t *testing.T) {
 	}
 	ea, eb := engine(tg), engine(tg)
 	ea.Current, eb.Current = current, current
-	var ra, rb deploy.Report
+	var ra, rb []deploy.Result
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); ra = ea.Run(context.Background(), items(a, names...), false) }()
@@ -226,12 +226,12 @@ func TestRunRacingPromotions(t *testing.T) {
 	mu.Unlock()
 	go func() { defer wg.Done(); rb = eb.Run(context.Background(), items(b, names...), false) }()
 	wg.Wait()
-	for _, r := range ra.Results {
+	for _, r := range ra {
 		if r.Outcome != deploy.Superseded || !strings.Contains(r.Reason, "another promotion moved dev") {
 			t.Errorf("promotion A %s = %s (%s), want superseded", r.Environment, r.Outcome, r.Reason)
 		}
 	}
-	for _, r := range rb.Results {
+	for _, r := range rb {
 		if r.Outcome != deploy.Verified {
 			t.Errorf("promotion B %s = %s (%s), want verified", r.Environment, r.Outcome, r.Reason)
 		}
@@ -241,8 +241,8 @@ func TestRunRacingPromotions(t *testing.T) {
 			t.Errorf("%s runs %v after the race, want [%s]", n, run, b)
 		}
 	}
-	if ra.Verdict() != deploy.Partial {
-		t.Errorf("promotion A verdict = %d, want Partial (superseded is not done)", ra.Verdict())
+	if deploy.VerdictOf(ra) != deploy.Partial {
+		t.Errorf("promotion A verdict = %d, want Partial (superseded is not done)", deploy.VerdictOf(ra))
 	}
 }
 

@@ -197,7 +197,7 @@ func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Ti
 			return b.Commit
 		},
 	}
-	rep.Environments = eng.Run(ctx, Deployments(p.Config, rep.Tags), dryRun).Results
+	rep.Environments = eng.Run(ctx, Deployments(p.Config, rep.Tags), dryRun)
 	return rep, nil
 }
 

@@ -36,7 +36,7 @@ func (r *Report) Superseded() []string {
 // deploy.NoneVerified when no environment converged, deploy.Partial
 // otherwise.
 func (r *Report) Verdict() deploy.Verdict {
-	v := deploy.Report{Results: r.Environments}.Verdict()
+	v := deploy.VerdictOf(r.Environments)
 	if v == deploy.Done && len(r.Superseded()) > 0 {
 		return deploy.Partial
 	}
@@ -46,7 +46,7 @@ func (r *Report) Verdict() deploy.Verdict {
 // Problem says why the verdict is not deploy.Done, in one line; "" when it
 // is.
 func (r *Report) Problem() string {
-	if (deploy.Report{Results: r.Environments}).Verdict() != deploy.Done {
+	if deploy.VerdictOf(r.Environments) != deploy.Done {
 		var bad []string
 		for _, e := range r.Environments {
 			if e.Outcome != deploy.Verified {

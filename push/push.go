@@ -41,8 +41,8 @@ const (
 	Replaced  Status = "replaced"
 )
 
-// Result reports one push.
-type Result struct {
+// Receipt says what one push did.
+type Receipt struct {
 	Repository string  `json:"repository"`
 	Ref        string  `json:"ref"`
 	Commit     string  `json:"commit"`
@@ -57,9 +57,9 @@ type Result struct {
 // <repo>:<commit>. Builds are immutable: pushing different content under an
 // existing commit tag is refused unless r.Force; pushing the same content
 // again is a no-op.
-func Push(ctx context.Context, c *registry.Client, t remote.Taggable, r Request) (Result, error) {
+func Push(ctx context.Context, c *registry.Client, t remote.Taggable, r Request) (Receipt, error) {
 	if !tags.IsCommit(r.Commit) {
-		return Result{}, fmt.Errorf("%w: commit %q is not a full git commit hash (40 or 64 lower-case hex digits): pass --commit $(git rev-parse HEAD)", tags.ErrInvalid, r.Commit)
+		return Receipt{}, fmt.Errorf("%w: commit %q is not a full git commit hash (40 or 64 lower-case hex digits): pass --commit $(git rev-parse HEAD)", tags.ErrInvalid, r.Commit)
 	}
 	ann := map[string]string{
 		registry.AnnotationRevision: r.Commit,
@@ -74,32 +74,32 @@ func Push(ctx context.Context, c *registry.Client, t remote.Taggable, r Request)
 	case v1.ImageIndex:
 		t = mutate.Annotations(v, ann).(v1.ImageIndex)
 	default:
-		return Result{}, fmt.Errorf("pushing %T: not an image or an index", t)
+		return Receipt{}, fmt.Errorf("pushing %T: not an image or an index", t)
 	}
-	res := Result{Repository: r.Repository, Ref: c.Ref(r.Repository, r.Commit), Commit: r.Commit, Status: Pushed}
+	res := Receipt{Repository: r.Repository, Ref: c.Ref(r.Repository, r.Commit), Commit: r.Commit, Status: Pushed}
 	existing, err := c.Head(ctx, r.Repository, r.Commit)
 	var nf *registry.NotFoundError
 	switch {
 	case errors.As(err, &nf):
 	case err != nil:
-		return Result{}, err
+		return Receipt{}, err
 	default:
 		same, err := sameContent(ctx, c, r.Repository, existing.Digest, t)
 		if err != nil {
-			return Result{}, err
+			return Receipt{}, err
 		}
 		if same {
 			res.Digest, res.Status = existing.Digest, Unchanged
 			return res, nil
 		}
 		if !r.Force {
-			return Result{}, fmt.Errorf("%w: %s already holds another image (%s); builds are immutable: push a new commit, or pass --force to replace it", ErrBuildExists, res.Ref, existing.Digest)
+			return Receipt{}, fmt.Errorf("%w: %s already holds another image (%s); builds are immutable: push a new commit, or pass --force to replace it", ErrBuildExists, res.Ref, existing.Digest)
 		}
 		res.Status, res.Previous = Replaced, existing.Digest.String()
 	}
 	d, err := c.Write(ctx, r.Repository, r.Commit, t)
 	if err != nil {
-		return Result{}, err
+		return Receipt{}, err
 	}
 	res.Digest = d
 	return res, nil

@@ -49,7 +49,7 @@ type Options struct {
 	Log        *slog.Logger
 	// Ready, when set, is called with the result once every environment is
 	// up, before serving.
-	Ready func(Result)
+	Ready func(Summary)
 }
 
 // Build is one version of the demo app.
@@ -59,8 +59,8 @@ type Build struct {
 	Digest  string `json:"digest"`
 }
 
-// Result is what the demo did.
-type Result struct {
+// Summary is what the demo did: its project, builds and final grid.
+type Summary struct {
 	Dir    string
 	Builds []Build
 	Grid   status.Grid
@@ -80,7 +80,7 @@ func commitOf(version string) string {
 }
 
 // Run plays the scenario and prints each step to o.Out.
-func Run(ctx context.Context, o Options) (res Result, err error) {
+func Run(ctx context.Context, o Options) (res Summary, err error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}

@@ -17,7 +17,7 @@ import (
 
 // verify asks every environment over HTTP what it serves and checks it is
 // the build its tier points to, for the right environment.
-func verify(ctx context.Context, res Result) error {
+func verify(ctx context.Context, res Summary) error {
 	want := map[string]string{"dev": "v3", "staging": "v2", "prod": "v1"}
 	var errs []error
 	for _, e := range res.Grid.Environments {

@@ -146,7 +146,7 @@ func (r *rig) addService(account, image string, running v1.Hash, desired int, ro
 }
 
 // promote runs the real engine over envs, as `tier promote` does.
-func (r *rig) promote(t *testing.T, tg target.Target, tag string, d v1.Hash, timeout time.Duration, envs ...config.Environment) deploy.Report {
+func (r *rig) promote(t *testing.T, tg target.Target, tag string, d v1.Hash, timeout time.Duration, envs ...config.Environment) []deploy.Result {
 	t.Helper()
 	e := &deploy.Engine{
 		Target:  func(config.Environment) (target.Target, error) { return tg, nil },
@@ -181,12 +181,12 @@ func ecsOps(s *awsfake.Server) []string {
 	return out
 }
 
-func wantOutcome(t *testing.T, rep deploy.Report, want deploy.Outcome) deploy.Result {
+func wantOutcome(t *testing.T, rep []deploy.Result, want deploy.Outcome) deploy.Result {
 	t.Helper()
-	if len(rep.Results) != 1 {
-		t.Fatalf("report has %d results, want 1", len(rep.Results))
+	if len(rep) != 1 {
+		t.Fatalf("report has %d results, want 1", len(rep))
 	}
-	r := rep.Results[0]
+	r := rep[0]
 	if r.Outcome != want {
 		t.Fatalf("outcome = %s (%s), want %s", r.Outcome, r.Reason, want)
 	}
@@ -670,7 +670,7 @@ func TestTwoAccounts(t *testing.T) {
 	dev, mbDev := keysEnv("dev", "dev"), roleEnv("mb-dev", "dev", "mb-external-id")
 
 	rep := r.promote(t, r.tg, "dev", d2, 10*time.Second, dev, mbDev)
-	for _, res := range rep.Results {
+	for _, res := range rep {
 		if res.Outcome != deploy.Verified {
 			t.Errorf("%s: %s (%s), want verified", res.Environment, res.Outcome, res.Reason)
 		}
