@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -36,10 +37,7 @@ func Load(path string) (*Config, error) {
 // messages and stored as Config.Path. Every problem found is returned: one
 // as *Error, several as Errors sorted by line.
 func Parse(name string, data []byte) (*Config, error) {
-	file := name
-	if file == "" {
-		file = DefaultFile
-	}
+	file := cmp.Or(name, DefaultFile)
 	p := &parser{file: file, secrets: map[*yaml.Node]bool{}}
 	root, ok := p.decode(data)
 	if !ok {
@@ -65,10 +63,7 @@ func (c *Config) Dir() string {
 // StatePath returns StateDir resolved against Dir unless it is absolute,
 // as an absolute path.
 func (c *Config) StatePath() string {
-	dir := c.StateDir
-	if dir == "" {
-		dir = DefaultStateDir
-	}
+	dir := cmp.Or(c.StateDir, DefaultStateDir)
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(c.Dir(), dir)
 	}

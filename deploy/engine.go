@@ -74,6 +74,22 @@ const (
 	NoneVerified
 )
 
+// String returns the verdict's name: "done", "partial" or "none-verified".
+func (v Verdict) String() string {
+	switch v {
+	case Done:
+		return "done"
+	case Partial:
+		return "partial"
+	case NoneVerified:
+		return "none-verified"
+	}
+	return fmt.Sprintf("Verdict(%d)", int(v))
+}
+
+// MarshalText writes the verdict's name in JSON.
+func (v Verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
 // VerdictOf returns the verdict of results.
 func VerdictOf(results []Result) Verdict {
 	ok, bad := 0, 0

@@ -177,7 +177,13 @@ func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Ti
 		for _, c := range rep.Tags {
 			moved = append(moved, c.Service)
 		}
-		return rep, fmt.Errorf("%w; the tags of %s had already moved and were not deployed: run the command again to converge", err, strings.Join(moved, ", "))
+		err = fmt.Errorf("%w; the tags of %s had already moved and were not deployed: run the command again to converge", err, strings.Join(moved, ", "))
+		rep.Stopped = err.Error()
+		return rep, err
+	}
+	deployments, err := Deployments(p.Config, rep.Tags)
+	if err != nil {
+		return rep, err
 	}
 	eng := &deploy.Engine{
 		Target:   p.Targets,
@@ -197,7 +203,7 @@ func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Ti
 			return b.Commit
 		},
 	}
-	rep.Environments = eng.Run(ctx, Deployments(p.Config, rep.Tags), dryRun)
+	rep.Environments = eng.Run(ctx, deployments, dryRun)
 	return rep, nil
 }
 
@@ -223,7 +229,7 @@ func (p *Promoter) current(ctx context.Context, tier config.Tier, svc config.Ser
 // per environment of the tier that runs a promoted service, in config
 // order. Services whose tag another promotion moved while this one wrote
 // it are left to that promotion.
-func Deployments(cfg *config.Config, changes []TagChange) []target.Deployment {
+func Deployments(cfg *config.Config, changes []TagChange) ([]target.Deployment, error) {
 	var out []target.Deployment
 	for _, c := range changes {
 		if c.Status == Superseded {
@@ -232,7 +238,7 @@ func Deployments(cfg *config.Config, changes []TagChange) []target.Deployment {
 		svc, _ := cfg.Service(c.Service)
 		d, err := v1.NewHash(c.Digest)
 		if err != nil {
-			continue
+			return nil, fmt.Errorf("service %s: digest %q: %w", c.Service, c.Digest, err)
 		}
 		for _, env := range cfg.EnvironmentsOf(c.Tier) {
 			if env.Runs(svc.Name) {
@@ -241,5 +247,5 @@ func Deployments(cfg *config.Config, changes []TagChange) []target.Deployment {
 			}
 		}
 	}
-	return out
+	return out, nil
 }

@@ -2,8 +2,11 @@ package promote_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,5 +184,101 @@ func TestReleaseAndRollbackAreOneCallEach(t *testing.T) {
 		if got := l.tg.Running(env); len(got) != 1 || got[0] != l.builds[commit1] {
 			t.Errorf("%s runs %v after the rollback, want %s", env, got, l.builds[commit1])
 		}
+	}
+}
+
+// racer is a transport that, right after this promotion writes api:dev,
+// moves api:dev to another build, as a racing promotion would.
+type racer struct {
+	next  http.RoundTripper
+	move  func() error
+	fired atomic.Bool
+}
+
+func (r *racer) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	if err == nil && req.Method == http.MethodPut && strings.HasSuffix(req.URL.Path, "/api/manifests/dev") && r.fired.CompareAndSwap(false, true) {
+		if merr := r.move(); merr != nil {
+			resp.Body.Close()
+			return nil, merr
+		}
+	}
+	return resp, err
+}
+
+// A promotion whose tag another promotion moved while it wrote it says it
+// was superseded, deploys nothing of its own and is not done.
+func TestPromotionSuperseded(t *testing.T) {
+	ctx := context.Background()
+	l := newLibrary(t)
+	other, err := registry.New(l.reg.Host(), registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &racer{next: http.DefaultTransport, move: func() error { return other.Retag(ctx, "api", l.builds[commit2], "dev") }}
+	racing, err := registry.New(l.reg.Host(), registry.Options{Transport: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.p.Registry = racing
+	rep, err := l.p.Promote(ctx, promote.Request{Tier: "dev", Commit: commit1})
+	if err != nil {
+		t.Fatalf("Promote(dev) error = %v", err)
+	}
+	if !rt.fired.Load() {
+		t.Fatal("the racing write never happened")
+	}
+	if len(rep.Tags) != 1 || rep.Tags[0].Status != promote.Superseded {
+		t.Fatalf("Promote(dev).Tags = %+v, want api superseded", rep.Tags)
+	}
+	if len(rep.Environments) != 0 || len(l.tg.Deploys()) != 0 {
+		t.Errorf("Promote(dev) deployed %v (environments %+v), want nothing: they are the winner's", l.tg.Deploys(), rep.Environments)
+	}
+	if v, p := rep.Verdict(), rep.Problem(); v != deploy.Partial || !strings.Contains(p, "superseded: another promotion moved the dev tag of api") {
+		t.Errorf("Promote(dev) verdict = %s, problem %q, want partial and superseded", v, p)
+	}
+	if d, _ := l.reg.Head(ctx, "api", "dev"); d.Digest != l.builds[commit2] {
+		t.Errorf("api:dev = %s, want the winner's %s left in place", d.Digest, l.builds[commit2])
+	}
+}
+
+// When the registry fails on a later service after earlier tags moved, the
+// report lists what moved, says the promotion stopped, and the error says
+// to run it again.
+func TestPromotionStoppedAfterSomeTagsMoved(t *testing.T) {
+	ctx := context.Background()
+	l := newLibrary(t)
+	cfg := *l.p.Config
+	cfg.Services = append([]config.Service{}, cfg.Services...)
+	cfg.Services = append(cfg.Services, config.Service{Name: "worker", Repository: "worker"})
+	l.p.Config = &cfg
+	// worker has the build too, and a release tag of this very second
+	// already holds another build of worker.
+	var builds []v1.Hash
+	for _, commit := range []string{commit1, commit2} {
+		img, _ := random.Image(64, 1)
+		w, err := push.Push(ctx, l.reg, img, push.Request{Repository: "worker", Commit: commit, Created: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		builds = append(builds, w.Digest)
+	}
+	if err := l.reg.Retag(ctx, "worker", builds[1], "prod-20201112T103000Z"); err != nil {
+		t.Fatal(err)
+	}
+	l.tg.Set("prod", targettest.Script{})
+	rep, err := l.p.Promote(ctx, promote.Request{Tier: "prod", Commit: commit1})
+	if err == nil || !strings.Contains(err.Error(), "never overwritten") || !strings.Contains(err.Error(), "the tags of api had already moved and were not deployed") {
+		t.Fatalf("Promote(prod) error = %v, want worker's release refused after api's moved", err)
+	}
+	if rep == nil || len(rep.Tags) != 1 || rep.Tags[0].Service != "api" || rep.Tags[0].Status != promote.Released {
+		t.Fatalf("Promote(prod) report = %+v, want api's release only", rep)
+	}
+	if rep.Verdict() != deploy.Partial || rep.Stopped == "" || rep.Problem() != rep.Stopped || len(l.tg.Deploys()) != 0 {
+		t.Errorf("Promote(prod) verdict %s, stopped %q, deploys %v: want partial, stopped, nothing deployed", rep.Verdict(), rep.Stopped, l.tg.Deploys())
+	}
+	out, err := json.Marshal(rep)
+	if err != nil || !strings.Contains(string(out), `"verdict":"partial"`) || !strings.Contains(string(out), `"stopped":`) {
+		t.Errorf("json.Marshal(report) = %s, %v, want the verdict and why it stopped", out, err)
 	}
 }

@@ -1,6 +1,7 @@
 package promote
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -17,6 +18,19 @@ type Report struct {
 	// Environments holds one result per environment and service, in
 	// config order.
 	Environments []deploy.Result `json:"environments"`
+	// Stopped says why the promotion stopped before deploying, after the
+	// tags in Tags had moved (the registry failed on a later service).
+	Stopped string `json:"stopped,omitempty"`
+}
+
+// MarshalJSON adds the verdict and the problem to the report's fields.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	type fields Report
+	return json.Marshal(struct {
+		*fields
+		Verdict deploy.Verdict `json:"verdict"`
+		Problem string         `json:"problem,omitempty"`
+	}{(*fields)(r), r.Verdict(), r.Problem()})
 }
 
 // Superseded lists the services whose tag another promotion moved while
@@ -35,7 +49,12 @@ func (r *Report) Superseded() []string {
 // verified (or, in a dry run, planned) and no tag was superseded,
 // deploy.NoneVerified when no environment converged, deploy.Partial
 // otherwise.
+//
+// A promotion stopped before deploying is deploy.Partial.
 func (r *Report) Verdict() deploy.Verdict {
+	if r.Stopped != "" {
+		return deploy.Partial
+	}
 	v := deploy.VerdictOf(r.Environments)
 	if v == deploy.Done && len(r.Superseded()) > 0 {
 		return deploy.Partial
@@ -46,6 +65,9 @@ func (r *Report) Verdict() deploy.Verdict {
 // Problem says why the verdict is not deploy.Done, in one line; "" when it
 // is.
 func (r *Report) Problem() string {
+	if r.Stopped != "" {
+		return r.Stopped
+	}
 	if deploy.VerdictOf(r.Environments) != deploy.Done {
 		var bad []string
 		for _, e := range r.Environments {

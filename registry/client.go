@@ -5,6 +5,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -93,10 +94,7 @@ func New(host string, o Options) (*Client, error) {
 	if base == nil {
 		base = http.DefaultTransport.(*http.Transport).Clone()
 	}
-	ua := o.UserAgent
-	if ua == "" {
-		ua = "tier"
-	}
+	ua := cmp.Or(o.UserAgent, "tier")
 	rt := &retryTransport{next: &loopbackOnlyHTTP{next: base}, policy: o.Retry.withDefaults()}
 	opts := []remote.Option{
 		remote.WithAuthFromKeychain(kc),

@@ -1,6 +1,7 @@
 package target
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -30,8 +31,12 @@ type DeployError struct {
 	// RestoreErr says why restoring Previous failed.
 	RestoreErr error
 	// PreviousName names what ran Previous, for the message: "the previous
-	// build", "the previous container api".
+	// build" (the default), "the previous container api".
 	PreviousName string
+	// RestoreVerb says how the target brings Previous back, for the
+	// message: "restoring" (the default), "restarting" (a stopped
+	// container started again).
+	RestoreVerb string
 	// Log holds the last lines the failed build wrote; LogSource says
 	// where they come from ("/state/logs/dev/api.log", "container
 	// api-next").
@@ -45,15 +50,12 @@ type DeployError struct {
 func (e *DeployError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "deploying %s %s to %s: %s", e.Service, Short(e.Digest.String()), e.Environment, e.Reason)
-	prev := e.PreviousName
-	if prev == "" {
-		prev = "the previous build"
-	}
+	prev := cmp.Or(e.PreviousName, "the previous build")
 	switch {
 	case e.Restored != "":
 		fmt.Fprintf(&b, "; restored %s (%s)", prev, Short(e.Restored))
 	case e.RestoreErr != nil:
-		fmt.Fprintf(&b, "; restoring %s (%s) failed too: %v", prev, Short(e.Previous), e.RestoreErr)
+		fmt.Fprintf(&b, "; %s %s (%s) failed too: %v", cmp.Or(e.RestoreVerb, "restoring"), prev, Short(e.Previous), e.RestoreErr)
 	default:
 		b.WriteString("; nothing ran before, so nothing runs now")
 	}

@@ -14,7 +14,7 @@ func TestDeployErrorMessage(t *testing.T) {
 	// As the docker target fills it in.
 	container := func(de DeployError) *DeployError {
 		de.Environment, de.Service, de.Digest = "dev", "api", h
-		de.PreviousName, de.LogSource = "the previous container api", "container api-next"
+		de.PreviousName, de.RestoreVerb, de.LogSource = "the previous container api", "restarting", "container api-next"
 		return &de
 	}
 	for _, tc := range []struct {
@@ -25,9 +25,11 @@ func TestDeployErrorMessage(t *testing.T) {
 		{"restored", container(DeployError{Reason: "container api-next exited with code 3", ExitCode: 3, Previous: prev, Restored: prev, Log: []string{"boom"}}),
 			[]string{"deploying api sha256:dddddddddddd to dev: container api-next exited with code 3", "restored the previous container api (sha256:eeeeeeeeeeee)", "last lines of container api-next:\n  boom"}},
 		{"restore failed", container(DeployError{Reason: "r", Previous: prev, RestoreErr: errors.New("port taken")}),
-			[]string{"restoring the previous container api (sha256:eeeeeeeeeeee) failed too: port taken"}},
+			[]string{"restarting the previous container api (sha256:eeeeeeeeeeee) failed too: port taken"}},
 		{"nothing before", container(DeployError{Reason: "r"}),
-			[]string{"nothing runs now"}},
+			[]string{"deploying api sha256:dddddddddddd to dev: r; nothing ran before, so nothing runs now"}},
+		{"a build not restored, named by default", &DeployError{Environment: "dev", Service: "api", Digest: h, Reason: "exited with status 3", Previous: prev, RestoreErr: errors.New("port taken")},
+			[]string{"; restoring the previous build (sha256:eeeeeeeeeeee) failed too: port taken"}},
 		{"a build restored, named by default", &DeployError{Environment: "dev", Service: "api", Digest: h, Reason: "exited with status 3", Previous: prev, Restored: prev,
 			Log: []string{"crashing"}, LogSource: "/state/logs/dev/api.log"},
 			[]string{"deploying api sha256:dddddddddddd to dev: exited with status 3", "restored the previous build (sha256:eeeeeeeeeeee)", "last lines of /state/logs/dev/api.log:\n  crashing"}},

@@ -91,8 +91,8 @@ type Target interface {
 	Deploy(ctx context.Context, d Deployment) error
 	// Observe reports what the platform runs for svc in env.
 	Observe(ctx context.Context, env config.Environment, svc config.Service) (Observation, error)
-	// Close releases what the target holds (platform API clients). The
-	// target cannot be used afterwards.
+	// Close releases what the target holds (platform API clients). Some
+	// targets cannot be used afterwards; callers close a target last.
 	Close() error
 }
 

@@ -31,10 +31,10 @@ Exit status 0 when every check passes, 1 when any fails.`,
 				ts := a.targetSet(s, 0)
 				defer ts.Close()
 				findings := doctor.Run(ctx, s.cfg, ts.For)
-				failed := 0
+				bad := 0
 				for _, f := range findings {
 					if !f.OK {
-						failed++
+						bad++
 					}
 				}
 				if a.json() {
@@ -54,8 +54,8 @@ Exit status 0 when every check passes, 1 when any fails.`,
 					}
 					t.flush()
 				}
-				if failed > 0 {
-					return &exitError{code: ExitFailed, msg: fmt.Sprintf("%d of %d checks failed", failed, len(findings))}
+				if bad > 0 {
+					return failed(fmt.Sprintf("%d of %d checks failed", bad, len(findings)))
 				}
 				return nil
 			})

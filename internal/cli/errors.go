@@ -38,6 +38,15 @@ func (e *exitError) Error() string {
 
 func (e *exitError) Unwrap() error { return e.err }
 
+// partlyDone is the error of a command that did part of its job: exit 3.
+// It wraps err when given; msg, when set, is its message.
+func partlyDone(msg string, err error) error {
+	return &exitError{code: ExitPartial, msg: msg, err: err}
+}
+
+// failed is the error of a command whose job failed: exit 1.
+func failed(msg string) error { return &exitError{code: ExitFailed, msg: msg} }
+
 // verdictError is the exit status of a promotion's report: nil when every
 // environment was verified, 1 when none converged, 3 when some did.
 func verdictError(rep *promote.Report) error {
@@ -45,9 +54,9 @@ func verdictError(rep *promote.Report) error {
 	case deploy.Done:
 		return nil
 	case deploy.NoneVerified:
-		return &exitError{code: ExitFailed, msg: rep.Problem()}
+		return failed(rep.Problem())
 	}
-	return &exitError{code: ExitPartial, msg: rep.Problem()}
+	return partlyDone(rep.Problem(), nil)
 }
 
 // ExitCode maps an error to the exit status; this is the only place that

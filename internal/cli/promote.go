@@ -144,7 +144,7 @@ func (a *app) printPromotion(rep *promote.Report, err error) error {
 		if perr := a.printReport(rep, false); perr != nil {
 			return perr
 		}
-		return &exitError{code: ExitPartial, err: err}
+		return partlyDone("", err)
 	}
 	if err := a.printReport(rep, true); err != nil {
 		return err

@@ -52,14 +52,28 @@ func TestCommandReference(t *testing.T) {
 	}
 }
 
-// Every package of the module is named in CONTRIBUTING.md's layout list.
+// CONTRIBUTING.md's layout list ("- `path`: what it holds" under
+// "## Layout") names exactly the packages of the module.
 func TestContributingNamesEveryPackage(t *testing.T) {
 	text, err := os.ReadFile(filepath.Join("..", "..", "CONTRIBUTING.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, layout, ok := strings.Cut(string(text), "\n## Layout\n")
+	if !ok {
+		t.Fatal("CONTRIBUTING.md has no ## Layout section")
+	}
+	layout, _, _ = strings.Cut(layout, "\n## ")
+	listed := map[string]bool{}
+	for _, line := range strings.Split(layout, "\n") {
+		if rest, ok := strings.CutPrefix(line, "- `"); ok {
+			if pkg, _, ok := strings.Cut(rest, "`"); ok {
+				listed[pkg] = true
+			}
+		}
+	}
 	root := filepath.Join("..", "..")
-	seen := map[string]bool{}
+	packages := map[string]bool{}
 	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -67,20 +81,26 @@ func TestContributingNamesEveryPackage(t *testing.T) {
 		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != root || d.Name() == "testdata") {
 			return filepath.SkipDir
 		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		pkg, _ := filepath.Rel(root, filepath.Dir(path))
-		if seen[pkg] {
-			return nil
-		}
-		seen[pkg] = true
-		if !bytes.Contains(text, []byte("`"+filepath.ToSlash(pkg)+"`")) {
-			t.Errorf("CONTRIBUTING.md does not name package %s (as `%s`) in its layout list", pkg, filepath.ToSlash(pkg))
+		if !d.IsDir() && strings.HasSuffix(path, ".go") {
+			pkg, _ := filepath.Rel(root, filepath.Dir(path))
+			packages[filepath.ToSlash(pkg)] = true
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for pkg := range packages {
+		if !listed[pkg] {
+			t.Errorf("CONTRIBUTING.md's layout list does not name package %s: add \"- `%s`: what it holds\"", pkg, pkg)
+		}
+	}
+	for pkg := range listed {
+		if !packages[pkg] {
+			t.Errorf("CONTRIBUTING.md's layout list names %s, which is not a package of the module", pkg)
+		}
+	}
+	if len(packages) < 20 {
+		t.Errorf("found only %d packages: the walk is broken", len(packages))
 	}
 }

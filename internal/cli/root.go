@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -90,6 +92,19 @@ Exit status: 0 done, 1 failed, 2 bad input (usage, config, unknown tier,
 invalid tag, build not found), 3 partly done.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// An unknown command is bad input (exit 2) with a suggestion;
+		// no command prints the help.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			if len(argv) == 0 {
+				return cmd.Help()
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", argv[0], cmd.Name())
+			if s := cmd.SuggestionsFor(argv[0]); len(s) > 0 {
+				msg += fmt.Sprintf(": did you mean %s?", strings.Join(s, " or "))
+			}
+			return config.Usagef("%s", msg)
+		},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			level := slog.LevelWarn
 			if a.verbose {
@@ -106,10 +121,7 @@ invalid tag, build not found), 3 partly done.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return config.Usagef("%v", err) })
 	f := root.PersistentFlags()
-	def := os.Getenv("TIER_CONFIG")
-	if def == "" {
-		def = config.DefaultFile
-	}
+	def := cmp.Or(os.Getenv("TIER_CONFIG"), config.DefaultFile)
 	f.StringVarP(&a.configPath, "config", "c", def, "configuration file (env TIER_CONFIG)")
 	f.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	f.BoolVarP(&a.verbose, "verbose", "v", false, "log progress and registry requests to stderr")

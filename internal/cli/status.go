@@ -68,7 +68,7 @@ With --check the exit status is 3 when any environment is not in-sync.`,
 					err = a.printGrid(g, o)
 				}
 				if err == nil && check && !g.InSync() {
-					return &exitError{code: ExitPartial, msg: "not every environment is in sync"}
+					return partlyDone("not every environment is in sync", nil)
 				}
 				return err
 			})

@@ -6,6 +6,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
@@ -87,12 +88,8 @@ func Run(ctx context.Context, o Options) (res Summary, err error) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
-	if o.Target == "" {
-		o.Target = "local"
-	}
+	o.Log = cmp.Or(o.Log, slog.New(slog.DiscardHandler))
+	o.Target = cmp.Or(o.Target, "local")
 	if o.Target == "docker" {
 		if err := engineAnswers(ctx, o.DockerHost, o.Log); err != nil {
 			return res, err

@@ -31,7 +31,10 @@ func Run(ctx context.Context, cfg *config.Config, targets target.Factory) []targ
 		}
 		tg, err := targets(env)
 		if err != nil {
-			out = append(out, target.Finding{Environment: env.Name, Check: env.Target.Kind() + " target", Detail: err.Error(), Fix: reachFix})
+			// One finding per service, as when the platform does not answer.
+			for range svcs {
+				out = append(out, target.Finding{Environment: env.Name, Check: env.Target.Kind() + " target", Detail: err.Error(), Fix: reachFix})
+			}
 			continue
 		}
 		if c, ok := tg.(target.Checker); ok {

@@ -64,6 +64,7 @@ func TestRun(t *testing.T) {
 		{Environment: "prod", Check: "credentials", OK: true, Detail: "arn:aws:iam::111111111111:user/tier"},
 		{Environment: "prod", Check: "cluster", Detail: `cluster "api" not found`, Fix: "correct cluster:"},
 		{Environment: "edge", Check: "kubernetes target", Detail: "the kubernetes target is not available in this version of tier", Fix: reachFix},
+		{Environment: "edge", Check: "kubernetes target", Detail: "the kubernetes target is not available in this version of tier", Fix: reachFix}, // one per service, as before
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Run() =\n%+v\nwant\n%+v", got, want)

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -95,9 +96,7 @@ func ServeWith(ctx context.Context, dir, addr string, opts Options, log *slog.Lo
 	default:
 		return nil, fmt.Errorf("embedded registry mode %q: want %q or %q", opts.Mode, ModeServe, ModeSession)
 	}
-	if addr == "" {
-		addr = DefaultAddr
-	}
+	addr = cmp.Or(addr, DefaultAddr)
 	if err := checkAddr(addr, opts.AllowRemote); err != nil {
 		return nil, err
 	}

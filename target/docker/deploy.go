@@ -130,7 +130,7 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 
 	log.Warn("the replacement failed", "reason", cause)
 	de := &target.DeployError{Environment: env.Name, Service: svc.Name, Digest: d.Digest, Reason: cause.Error(), ExitCode: -1,
-		PreviousName: "the previous container " + name, LogSource: "container " + next, Err: cause}
+		PreviousName: "the previous container " + name, RestoreVerb: "restarting", LogSource: "container " + next, Err: cause}
 	var xe *ExitError
 	if errors.As(cause, &xe) {
 		de.ExitCode = xe.Code

@@ -152,7 +152,7 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 			}
 			// It runs again after an earlier failed deploy of another build.
 			now := *old
-			now.Status, now.Reason, now.Failed = statusRunning, "", ""
+			now.Status, now.Reason, now.FailedDigest = statusRunning, "", ""
 			return writeState(f.state, &now)
 		}
 		log.Info("running but unhealthy; restarting", "pid", old.PID, "err", err)
@@ -201,7 +201,7 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 	if p != nil {
 		de.Log = tailLog(f.log, p.logOffset, 10)
 	}
-	s := &state{Port: l.Port, Log: f.log, Status: statusFailed, Failed: d.Digest.String()}
+	s := &state{Port: l.Port, Log: f.log, Status: statusFailed, FailedDigest: d.Digest.String()}
 	if old != nil {
 		s.Previous = old.Digest
 	}

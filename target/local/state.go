@@ -35,8 +35,8 @@ type state struct {
 	// "failed" after one that did not.
 	Status string `json:"status"`
 	Reason string `json:"reason,omitempty"`
-	// Failed is the digest whose deploy failed (status "failed").
-	Failed string `json:"failed,omitempty"`
+	// FailedDigest is the digest whose deploy failed (status "failed").
+	FailedDigest string `json:"failed,omitempty"`
 	// Previous is the digest that ran before the last deploy.
 	Previous string `json:"previous,omitempty"`
 }
