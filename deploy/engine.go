@@ -153,8 +153,13 @@ type Engine struct {
 	// by half each time up to MaxPoll (5s when 0).
 	Poll, MaxPoll time.Duration
 	// Settle is how many consecutive observations of another digest, with no
-	// rollout in flight, end a rollout as not verified (3 when 0).
+	// rollout in flight, end a rollout as not verified, and how many
+	// consecutive failed observations end it as failed: one failed health
+	// probe is not a verdict (3 when 0).
 	Settle int
+	// MaxRounds bounds how many times, after deploying, the engine follows
+	// a tag that racing promotions keep moving (10 when 0).
+	MaxRounds int
 	// Progress receives live events; may be nil. Calls are serialized.
 	Progress func(Event)
 	Log      *slog.Logger
@@ -180,6 +185,9 @@ func (e *Engine) defaults() {
 	}
 	if e.Settle <= 0 {
 		e.Settle = 3
+	}
+	if e.MaxRounds <= 0 {
+		e.MaxRounds = 10
 	}
 	if e.Now == nil {
 		e.Now = time.Now
@@ -225,7 +233,7 @@ func (e *Engine) Run(ctx context.Context, items []target.Deployment, dryRun bool
 		results[i] = e.one(ctx, items[i], dryRun)
 	})
 	if !dryRun {
-		e.superseded(ctx, items, results)
+		e.converge(ctx, items, results)
 	}
 	return results
 }
@@ -276,12 +284,12 @@ func (e *Engine) one(ctx context.Context, it target.Deployment, dryRun bool) Res
 	}
 	r.URL = before.URL
 	if dryRun {
-		if before.RunsOnly(it.Digest) {
+		if it.RunBy(before) {
 			return done(Planned, "already runs it")
 		}
 		return done(Planned, "")
 	}
-	if before.RunsOnly(it.Digest) {
+	if it.RunBy(before) {
 		return done(Verified, "already running")
 	}
 	rctx, cancel := context.WithTimeout(ctx, e.Timeout)
@@ -309,7 +317,7 @@ func (e *Engine) one(ctx context.Context, it target.Deployment, dryRun bool) Res
 func (e *Engine) wait(ctx context.Context, tg target.Target, it target.Deployment, start time.Time) (Outcome, string, string) {
 	env := it.Environment
 	poll := e.Poll
-	other := 0
+	other, failed := 0, 0
 	var last target.Observation
 	var lastErr error
 	for {
@@ -321,17 +329,20 @@ func (e *Engine) wait(ctx context.Context, tg target.Target, it target.Deploymen
 			return Failed, err.Error(), last.URL
 		case err != nil:
 			lastErr = err
-		case obs.RunsOnly(it.Digest):
+		case it.RunBy(obs):
 			return Verified, "", obs.URL
 		case obs.State == target.Failed:
-			return Failed, cmp.Or(obs.Reason, "the platform reports the rollout failed"), obs.URL
+			last, lastErr, other = obs, nil, 0
+			if failed++; failed >= e.Settle {
+				return Failed, cmp.Or(obs.Reason, "the platform reports the rollout failed"), obs.URL
+			}
 		case obs.State == target.Running:
-			last, lastErr = obs, nil
+			last, lastErr, failed = obs, nil, 0
 			if other++; other >= e.Settle {
 				return NotVerified, fmt.Sprintf("the platform runs %s, not %s", digests(obs.Running), target.Short(it.Digest.String())), obs.URL
 			}
 		default:
-			last, lastErr, other = obs, nil, 0
+			last, lastErr, other, failed = obs, nil, 0, 0
 		}
 		e.emit(Event{Environment: env.Name, Service: it.Service.Name, Phase: PhaseWaiting, Message: string(last.State), Elapsed: e.Now().Sub(start)})
 		if err := e.Sleep(ctx, poll); err != nil {
@@ -353,50 +364,68 @@ func (e *Engine) wait(ctx context.Context, tg target.Target, it target.Deploymen
 	}
 }
 
-// superseded re-reads each service's tag after deploying. When another
-// promotion moved it, this promotion's environments are reported as
-// superseded and left on (or brought to) the digest the tag points to now:
-// the registry says what should run, so racing promotions converge on the
-// last one.
-func (e *Engine) superseded(ctx context.Context, items []target.Deployment, results []Result) {
-	if e.Current == nil {
+// converge re-reads each service's tag after deploying and, while another
+// promotion has moved it, brings this promotion's environments to the
+// digest it points to now, then reads it again: the registry says what
+// should run, so racing promotions all end on the tag's last digest, and
+// the last one to finish checks that before it returns. Environments moved
+// this way are reported superseded. After MaxRounds moves it gives up and
+// says the tag kept moving.
+func (e *Engine) converge(ctx context.Context, items []target.Deployment, results []Result) {
+	if e.Current == nil || len(items) == 0 {
 		return
 	}
-	now := map[string]v1.Hash{}
-	commits := map[string]string{}
-	for _, it := range items {
-		if _, seen := now[it.Service.Name]; seen {
-			continue
-		}
-		d, c, err := e.Current(ctx, it.Service)
-		if err != nil {
-			e.Log.Warn("re-reading the tier's tag", "service", it.Service.Name, "err", err)
-			d = it.Digest
-		}
-		now[it.Service.Name], commits[it.Service.Name] = d, c
-	}
-	var redo []int
+	// deployed is what this run last set each environment to.
+	deployed := make([]v1.Hash, len(items))
 	for i, it := range items {
-		if now[it.Service.Name] != it.Digest {
-			redo = append(redo, i)
-		}
+		deployed[i] = it.Digest
 	}
-	if len(redo) == 0 {
-		return
-	}
-	e.each(ctx, len(redo), func(ctx context.Context, k int) {
-		i := redo[k]
-		it := items[i]
-		winner := it
-		winner.Digest, winner.Commit, winner.Image = now[it.Service.Name], commits[it.Service.Name], ""
-		res := e.one(ctx, winner, false)
-		r := &results[i]
-		r.Outcome = Superseded
-		r.Reason = fmt.Sprintf("another promotion moved %s to %s meanwhile; left on it (%s)", it.Tag, cmp.Or(target.Short(winner.Commit), target.Short(winner.Digest.String())), res.Outcome)
-		if res.Outcome != Verified {
-			r.Reason += ": " + res.Reason
+	for round := 1; ; round++ {
+		now := map[string]v1.Hash{}
+		commits := map[string]string{}
+		for i, it := range items {
+			if _, seen := now[it.Service.Name]; seen {
+				continue
+			}
+			d, c, err := e.Current(ctx, it.Service)
+			if err != nil {
+				e.Log.Warn("re-reading the tier's tag", "service", it.Service.Name, "err", err)
+				d = deployed[i]
+			}
+			now[it.Service.Name], commits[it.Service.Name] = d, c
 		}
-	})
+		var redo []int
+		for i, it := range items {
+			if now[it.Service.Name] != deployed[i] {
+				redo = append(redo, i)
+			}
+		}
+		if len(redo) == 0 {
+			return
+		}
+		if round > e.MaxRounds {
+			for _, i := range redo {
+				r := &results[i]
+				r.Outcome = Superseded
+				r.Reason = fmt.Sprintf("the %s tag kept moving (%d times while this promotion ran): left to the promotions that moved it", items[i].Tag, e.MaxRounds)
+			}
+			return
+		}
+		e.each(ctx, len(redo), func(ctx context.Context, k int) {
+			i := redo[k]
+			it := items[i]
+			winner := it
+			winner.Digest, winner.Commit, winner.Image, winner.Platforms = now[it.Service.Name], commits[it.Service.Name], "", nil
+			res := e.one(ctx, winner, false)
+			deployed[i] = winner.Digest
+			r := &results[i]
+			r.Outcome = Superseded
+			r.Reason = fmt.Sprintf("another promotion moved %s to %s meanwhile; left on it (%s)", it.Tag, cmp.Or(target.Short(winner.Commit), target.Short(winner.Digest.String())), res.Outcome)
+			if res.Outcome != Verified {
+				r.Reason += ": " + res.Reason
+			}
+		})
+	}
 }
 
 func digests(ds []v1.Hash) string {

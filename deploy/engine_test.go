@@ -285,3 +285,81 @@ func TestRunPermanentObserveError(t *testing.T) {
 		t.Errorf("Run() waited %s for a permanent error", time.Since(start))
 	}
 }
+
+// One failed health probe is not a verdict: a rollout whose environment
+// reports failed twice, then runs the digest healthy, is verified; one
+// that keeps reporting failed is failed.
+func TestRunFailedProbeIsNotAVerdict(t *testing.T) {
+	tg := targettest.New()
+	tg.Set("dev", targettest.Script{ConvergeAfter: 5 * time.Millisecond, FailedProbes: 2}, old)
+	tg.Set("mb-dev", targettest.Script{ConvergeAfter: 5 * time.Millisecond, RollBack: "circuit breaker"}, old)
+	got := outcomes(engine(tg).Run(context.Background(), items(newD, "dev", "mb-dev"), false))
+	if r := got["dev"]; r.Outcome != deploy.Verified {
+		t.Errorf("dev with 2 failed probes = %s (%s), want verified", r.Outcome, r.Reason)
+	}
+	if r := got["mb-dev"]; r.Outcome != deploy.Failed || r.Reason != "circuit breaker" {
+		t.Errorf("mb-dev rolled back = %s (%s), want failed: circuit breaker", r.Outcome, r.Reason)
+	}
+}
+
+// Racing promotions that keep moving the tag: the engine follows the tag
+// until it stays put after its last deploy, so every environment ends on
+// the tag's last digest even when the tag moved again while the engine
+// brought the environments to the previous winner.
+func TestRunFollowsTheTagUntilItStays(t *testing.T) {
+	c, d := targettest.Hash("C"), targettest.Hash("D")
+	tg := targettest.New()
+	names := []string{"dev", "mb-dev"}
+	for _, n := range names {
+		tg.Set(n, targettest.Script{ConvergeAfter: 5 * time.Millisecond}, old)
+	}
+	var mu sync.Mutex
+	reads := 0
+	// The tag is C at the first re-read, D from the second on: another
+	// promotion moved it again while this one followed it to C.
+	current := func(context.Context, config.Service) (v1.Hash, string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		reads++
+		if reads == 1 {
+			return c, "c", nil
+		}
+		return d, "d", nil
+	}
+	e := engine(tg)
+	e.Current = current
+	res := e.Run(context.Background(), items(newD, names...), false)
+	for _, n := range names {
+		if run := tg.Running(n); len(run) != 1 || run[0] != d {
+			t.Errorf("%s runs %v, want the tag's last digest [%s]", n, run, d)
+		}
+	}
+	for _, r := range res {
+		if r.Outcome != deploy.Superseded || !strings.Contains(r.Reason, "moved dev to d") {
+			t.Errorf("%s = %s (%s), want superseded, left on d", r.Environment, r.Outcome, r.Reason)
+		}
+	}
+	if reads != 3 {
+		t.Errorf("Current was read %d times, want 3 (C, then D, then D again to see it stayed)", reads)
+	}
+}
+
+// A tag that never stops moving is followed MaxRounds times, then left.
+func TestRunGivesUpOnATagThatKeepsMoving(t *testing.T) {
+	tg := targettest.New()
+	tg.Set("dev", targettest.Script{}, old)
+	n := 0
+	e := engine(tg)
+	e.MaxRounds = 3
+	e.Current = func(context.Context, config.Service) (v1.Hash, string, error) {
+		n++
+		return targettest.Hash(fmt.Sprint("build", n)), "", nil
+	}
+	res := e.Run(context.Background(), items(newD, "dev"), false)
+	if len(res) != 1 || res[0].Outcome != deploy.Superseded || !strings.Contains(res[0].Reason, "kept moving") {
+		t.Errorf("Run with a tag that keeps moving = %+v, want superseded, kept moving", res)
+	}
+	if n != 4 {
+		t.Errorf("Current was read %d times, want MaxRounds+1 = 4", n)
+	}
+}

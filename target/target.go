@@ -9,6 +9,7 @@ package target
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -29,6 +30,17 @@ type Deployment struct {
 	Tag        string
 	Digest     v1.Hash
 	Commit     string
+	// Platforms lists the digests of the platform manifests when Digest is
+	// an image index (a multi-platform build): platforms that report the
+	// manifest they pulled for their platform run the build too.
+	Platforms []v1.Hash
+}
+
+// RunBy reports whether obs shows the platform running exactly this
+// deployment's build (its digest, or any platform manifest of it) and
+// nothing else, with no rollout in flight.
+func (d Deployment) RunBy(obs Observation) bool {
+	return obs.RunsOnly(d.Digest, d.Platforms...)
 }
 
 // State is the state of an environment (PRODUCT.md). A target reports
@@ -69,14 +81,15 @@ type Observation struct {
 	URL string
 }
 
-// RunsOnly reports whether the platform runs exactly digest and nothing
-// else, with no rollout in flight.
-func (o Observation) RunsOnly(digest v1.Hash) bool {
+// RunsOnly reports whether the platform runs digest (or, for an image
+// index, any of its platform manifests) and nothing else, with no rollout
+// in flight.
+func (o Observation) RunsOnly(digest v1.Hash, platforms ...v1.Hash) bool {
 	if o.State != Running || len(o.Running) == 0 {
 		return false
 	}
 	for _, d := range o.Running {
-		if d != digest {
+		if d != digest && !slices.Contains(platforms, d) {
 			return false
 		}
 	}

@@ -36,6 +36,10 @@ type Script struct {
 	Reports *v1.Hash
 	// ObserveErr makes Observe fail.
 	ObserveErr error
+	// FailedProbes makes the first FailedProbes observations after a
+	// rollout converged report it failed, as a health probe answered by
+	// "connection reset" would, before it reports running.
+	FailedProbes int
 }
 
 type envState struct {
@@ -44,6 +48,8 @@ type envState struct {
 	pending  *v1.Hash
 	deployAt time.Time
 	failed   string
+	// probes counts the failed probes reported since the last rollout.
+	probes int
 }
 
 // Target is a scripted target.Target, safe for concurrent use.
@@ -135,7 +141,7 @@ func (t *Target) Deploy(ctx context.Context, d target.Deployment) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	dig := d.Digest
-	st.pending, st.deployAt, st.failed = &dig, time.Now(), ""
+	st.pending, st.deployAt, st.failed, st.probes = &dig, time.Now(), "", 0
 	return nil
 }
 
@@ -175,6 +181,9 @@ func (t *Target) Observe(ctx context.Context, env config.Environment, svc config
 	switch {
 	case st.failed != "":
 		o.State, o.Reason = target.Failed, st.failed
+	case st.pending == nil && len(st.running) > 0 && st.probes < s.FailedProbes:
+		st.probes++
+		o.State, o.Reason = target.Failed, "health check failing: read: connection reset by peer"
 	case st.pending != nil:
 		o.State = target.Deploying
 	case len(st.running) == 0:
