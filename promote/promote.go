@@ -204,6 +204,24 @@ func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Ti
 		},
 	}
 	rep.Environments = eng.Run(ctx, deployments, dryRun)
+	if dryRun {
+		return rep, nil
+	}
+	// A racing release may have overwritten a release tag after this
+	// promotion read it back: cut it again, then bring the environments to
+	// what the tier's newest release is now.
+	again, err := p.recheckReleases(ctx, rep.Tags)
+	if err != nil {
+		rep.Stopped = err.Error()
+		return rep, err
+	}
+	if again {
+		deployments, err = Deployments(p.Config, rep.Tags)
+		if err != nil {
+			return rep, err
+		}
+		rep.Environments = eng.Run(ctx, deployments, false)
+	}
 	return rep, nil
 }
 

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/registry"
 	"github.com/tierdeploy/tier/tags"
+	"github.com/tierdeploy/tier/target"
 )
 
 // TagStatus says what happened to one service's tier tag.
@@ -42,6 +46,10 @@ type TagChange struct {
 	// "tier <name>", "release <tag>" or "tag <tag>".
 	Source string    `json:"source"`
 	Status TagStatus `json:"status"`
+	// Note says what happened on the way, when something did: a release
+	// tag taken by a racing release, so this build was released under the
+	// next free second.
+	Note string `json:"note,omitempty"`
 }
 
 // apply moves each plan's tag, in order; plans were all resolved
@@ -95,6 +103,11 @@ func (p *Promoter) move(ctx context.Context, cat *catalog.Catalog, pl plan, dryR
 		} else if nf := (*registry.NotFoundError)(nil); !errors.As(err, &nf) {
 			return TagChange{}, err
 		}
+		if err := p.release(ctx, repo, pl.digest, &c); err != nil {
+			return TagChange{}, err
+		}
+		cat.Forget(repo)
+		return c, nil
 	}
 	p.log().Info("tagging", "ref", p.Registry.Ref(repo, c.Tag), "digest", c.Digest)
 	if err := p.Registry.Retag(ctx, repo, pl.digest, c.Tag); err != nil {
@@ -112,4 +125,114 @@ func (p *Promoter) move(ctx context.Context, cat *catalog.Catalog, pl plan, dryR
 		c.Status = Released
 	}
 	return c, nil
+}
+
+// maxReleaseTries bounds how many seconds a release moves on when racing
+// releases keep taking its tag.
+const maxReleaseTries = 10
+
+// release cuts c.Tag for digest, checked free just before. A generic OCI
+// registry cannot create a tag only if it is free, so two releases in one
+// second may both write it: when the tag then holds another build (read
+// back after writing, or refused by an immutable ECR repository), the
+// build is released under the next free second instead, and c.Note says
+// so. When the write was sent but its outcome is unknown, the error says
+// the tag may exist.
+func (p *Promoter) release(ctx context.Context, repo string, digest v1.Hash, c *TagChange) error {
+	first := c.Tag
+	for try := 0; ; try++ {
+		p.log().Info("tagging", "ref", p.Registry.Ref(repo, c.Tag), "digest", c.Digest)
+		err := p.Registry.Retag(ctx, repo, digest, c.Tag)
+		if err == nil {
+			c.Status = Released
+			if c.Tag != first {
+				c.Note = fmt.Sprintf("%s was taken by a racing release of another build: released as %s", first, c.Tag)
+			}
+			return nil
+		}
+		if !p.taken(ctx, repo, digest, c.Tag, err) {
+			// Did the write land? Then the release is done; otherwise the
+			// tag may still exist, and a rerun must know.
+			if d, herr := p.Registry.Head(ctx, repo, c.Tag); herr == nil && d.Digest == digest {
+				c.Status = Released
+				return nil
+			}
+			return fmt.Errorf("%w; release tag %s may exist now (the write was sent): run the command again, it finds the tag", err, p.Registry.Ref(repo, c.Tag))
+		}
+		if try+1 >= maxReleaseTries {
+			return fmt.Errorf("release tags %s to %s were all taken by racing releases: try again", first, c.Tag)
+		}
+		// Taken by a racing release: the next free second.
+		if c.Tag, err = p.nextFree(ctx, repo, c.Tier, c.Tag); err != nil {
+			return err
+		}
+	}
+}
+
+// nextFree returns the first release tag of tier after tag that repo does
+// not have.
+func (p *Promoter) nextFree(ctx context.Context, repo, tier, tag string) (string, error) {
+	at, _ := tags.ParseRelease(tier, tag)
+	for {
+		at = at.Add(time.Second)
+		next := tags.Release(tier, at)
+		_, err := p.Registry.Head(ctx, repo, next)
+		if nf := (*registry.NotFoundError)(nil); errors.As(err, &nf) {
+			return next, nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+}
+
+// taken reports whether err from writing tag says another build holds it:
+// it reads back another digest, or the registry refused to overwrite it.
+func (p *Promoter) taken(ctx context.Context, repo string, digest v1.Hash, tag string, err error) bool {
+	var mm *registry.MismatchError
+	if errors.As(err, &mm) {
+		return mm.Got != digest
+	}
+	if errors.Is(err, registry.ErrTagExists) {
+		d, herr := p.Registry.Head(ctx, repo, tag)
+		return herr == nil && d.Digest != digest
+	}
+	return false
+}
+
+// recheckReleases reads each release tag this promotion cut again, after
+// deploying: a racing release that wrote the same tag after this one read
+// it back took it, and this build's entry in the release log is gone. Such
+// a build is released again under the next free second, and reported so.
+// It returns whether any release was cut again.
+func (p *Promoter) recheckReleases(ctx context.Context, changes []TagChange) (bool, error) {
+	again := false
+	for i := range changes {
+		c := &changes[i]
+		if c.Status != Released {
+			continue
+		}
+		svc, _ := p.Config.Service(c.Service)
+		d, err := p.Registry.Head(ctx, svc.Repository, c.Tag)
+		if err != nil {
+			return again, fmt.Errorf("service %s: reading release tag %s again: %w", c.Service, c.Tag, err)
+		}
+		if d.Digest.String() == c.Digest {
+			continue
+		}
+		digest, err := v1.NewHash(c.Digest)
+		if err != nil {
+			return again, err
+		}
+		lost := c.Tag
+		if c.Tag, err = p.nextFree(ctx, svc.Repository, c.Tier, lost); err != nil {
+			return again, err
+		}
+		if err := p.release(ctx, svc.Repository, digest, c); err != nil {
+			return again, fmt.Errorf("service %s: %s was overwritten by a racing release of %s; releasing again: %w", c.Service, lost, target.Short(d.Digest.String()), err)
+		}
+		c.Note = fmt.Sprintf("%s was overwritten by a racing release of %s: released again as %s", lost, target.Short(d.Digest.String()), c.Tag)
+		again = true
+	}
+	return again, nil
 }

@@ -162,16 +162,20 @@ func (a *app) printReport(rep *promote.Report, deployed bool) error {
 		return err
 	}
 	if deployed {
-		a.printDeploy(rep.Tier, rep.Environments, rep.DryRun)
+		a.printDeploy(rep)
 	}
 	return nil
 }
 
-func (a *app) printDeploy(tier string, envs []deploy.Result, dryRun bool) {
+func (a *app) printDeploy(rep *promote.Report) {
+	tier, envs, dryRun := rep.Tier, rep.Environments, rep.DryRun
 	if len(envs) == 0 {
-		if dryRun {
+		switch {
+		case len(rep.Superseded()) > 0:
+			fmt.Fprintf(a.stdout, "\nno environment of tier %s deployed: another promotion moved the tag of %s while this one wrote it, and deploys its environments\n", tier, strings.Join(rep.Superseded(), ", "))
+		case dryRun:
 			fmt.Fprintf(a.stdout, "\ntier %s has no environments\ndry run: nothing was changed\n", tier)
-		} else {
+		default:
 			fmt.Fprintf(a.stdout, "\ntier %s has no environments: only the tag moved\n", tier)
 		}
 		return
