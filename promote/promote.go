@@ -47,10 +47,18 @@ type Promoter struct {
 	Poll time.Duration
 	// Progress receives live per-environment events; may be nil.
 	Progress func(deploy.Event)
+	// ReleaseSettle is how long after writing a release tag the promotion
+	// reads it again to catch a racing release that overwrote it
+	// (DefaultReleaseSettle when 0): a racer that saw the tag free before
+	// this write lands its own write within that time.
+	ReleaseSettle time.Duration
 	// Now is the clock release tags are cut with; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
 }
+
+// DefaultReleaseSettle is the default Promoter.ReleaseSettle.
+const DefaultReleaseSettle = 2 * time.Second
 
 // Request asks to promote a build to a tier.
 type Request struct {
@@ -168,6 +176,7 @@ func (p *Promoter) fromTier(ctx context.Context, cat *catalog.Catalog, s config.
 func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Tier, plans []plan, dryRun bool) (*Report, error) {
 	rep := &Report{Tier: tier.Name, DryRun: dryRun, Environments: []deploy.Result{}}
 	var err error
+	written := time.Now()
 	rep.Tags, err = p.apply(ctx, cat, plans, dryRun)
 	if err != nil {
 		if len(rep.Tags) == 0 {
@@ -210,7 +219,7 @@ func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Ti
 	// A racing release may have overwritten a release tag after this
 	// promotion read it back: cut it again, then bring the environments to
 	// what the tier's newest release is now.
-	again, err := p.recheckReleases(ctx, rep.Tags)
+	again, err := p.recheckReleases(ctx, rep.Tags, written)
 	if err != nil {
 		rep.Stopped = err.Error()
 		return rep, err

@@ -51,7 +51,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, reg: c, clock: time.Date(2020, 11, 12, 10, 30, 0, 0, time.UTC), digests: map[string]v1.Hash{}}
-	f.p = &promote.Promoter{Config: seedConfig(), Registry: c, Now: func() time.Time { return f.clock }}
+	f.p = &promote.Promoter{Config: seedConfig(), Registry: c, ReleaseSettle: time.Millisecond, Now: func() time.Time { return f.clock }}
 	for _, commit := range []string{commit1, commit2, commit3} {
 		for _, repo := range []string{"api", "team/worker"} {
 			img, err := random.Image(256, 1)

@@ -68,7 +68,9 @@ func newLibrary(t *testing.T) *library {
 		Targets:  func(config.Environment) (target.Target, error) { return l.tg, nil },
 		Poll:     5 * time.Millisecond,
 		Timeout:  5 * time.Second,
-		Now:      func() time.Time { return time.Date(2020, 11, 12, 10, 30, 0, 0, time.UTC) },
+		// Racing releases in these tests land at once.
+		ReleaseSettle: time.Millisecond,
+		Now:           func() time.Time { return time.Date(2020, 11, 12, 10, 30, 0, 0, time.UTC) },
 	}
 	return l
 }

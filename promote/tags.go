@@ -1,9 +1,11 @@
 package promote
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -205,8 +207,21 @@ func (p *Promoter) taken(ctx context.Context, repo string, digest v1.Hash, tag s
 // it back took it, and this build's entry in the release log is gone. Such
 // a build is released again under the next free second, and reported so.
 // It returns whether any release was cut again.
-func (p *Promoter) recheckReleases(ctx context.Context, changes []TagChange) (bool, error) {
+func (p *Promoter) recheckReleases(ctx context.Context, changes []TagChange, written time.Time) (bool, error) {
 	again := false
+	if !slices.ContainsFunc(changes, func(c TagChange) bool { return c.Status == Released }) {
+		return false, nil
+	}
+	settle := cmp.Or(p.ReleaseSettle, DefaultReleaseSettle)
+	if wait := settle - time.Since(written); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, ctx.Err()
+		case <-t.C:
+		}
+	}
 	for i := range changes {
 		c := &changes[i]
 		if c.Status != Released {
