@@ -263,6 +263,19 @@ var rejectTests = []struct {
 	{"registry bad port", "registry: localhost:99999\nservices: {api: }\ntiers: [{name: dev, tag: dev}]\n", []problem{{1, "invalid port"}}, ""},
 	{"registry bad path", "registry: localhost/Team\nservices: {api: }\ntiers: [{name: dev, tag: dev}]\n", []problem{{1, "invalid path"}}, ""},
 	{"registry as mapping", "registry: {host: x}\nservices: {api: }\ntiers: [{name: dev, tag: dev}]\n", []problem{{1, "registry must be a string, not a mapping"}}, ""},
+	{"registry with credentials", "registry: \"user:hunter2hunter2@r.example.com\"\nservices: {api: }\ntiers: [{name: dev, tag: dev}]\n", []problem{
+		{1, "registry holds credentials (the part before '@'), which do not belong in the registry address: write only the address (registry: r.example.com) and log in with `docker login HOST` or a Docker credential helper (see docs/registry.md)"},
+	}, "hunter2"},
+	{"registry with scheme and short password", "registry: https://deploy:s3cr3t@r.example.com:5000/team\nservices: {api: }\ntiers: [{name: dev, tag: dev}]\n", []problem{
+		{1, "registry holds credentials (the part before '@'), which do not belong in the registry address: write only the address (registry: r.example.com:5000/team)"},
+	}, "s3cr3t"},
+	{"registry with a slash in the password", "registry: user:pa/ss@r.example.com\nservices: {api: }\ntiers: [{name: dev, tag: dev}]\n", []problem{{1, "registry holds credentials"}}, "pa/ss"},
+	{"registry with a token", "registry: ghp_0123456789abcdef@ghcr.io/team\nservices: {api: }\ntiers: [{name: dev, tag: dev}]\n", []problem{{1, "registry holds credentials"}}, "0123456789abcdef"},
+	{"registry credentials repeated elsewhere", "registry: \"user:hunter2hunter2@r.example.com\"\nservices: {api: }\ntiers: [{name: dev, tag: dev}]\nenvironments:\n  x: {tier: dev, tenant: \"hunter2hunter2!\", local: {port: 1}}\n", []problem{
+		{1, "registry holds credentials"},
+		{5, `tenant "[redacted]!" is not a valid name`},
+	}, "hunter2"},
+	{"registry with a digest", "registry: r.example.com/team@sha256:abc\nservices: {api: }\ntiers: [{name: dev, tag: dev}]\n", []problem{{1, "has an invalid path"}}, ""},
 	{"empty state_dir", "state_dir: ''\nservices: {api: }\ntiers: [{name: dev, tag: dev}]\n", []problem{{1, "state_dir is empty"}}, ""},
 	{"duplicate top key", "services: {api: }\ntiers: [{name: dev, tag: dev}]\nservices: {web: }\n", []problem{{3, `key "services" appears twice (first at line 1)`}}, ""},
 

@@ -55,8 +55,8 @@ func checkConfig(t *testing.T, c *Config) {
 		t.Errorf("Path = %q, StateDir = %q", c.Path, c.StateDir)
 	}
 	if c.Registry != "" {
-		if msg, _ := checkRegistry(c.Registry); msg != "" {
-			t.Errorf("accepted registry: %s", msg)
+		if why := checkRegistry(c.Registry, quote); why != "" || strings.Contains(c.Registry, "@") {
+			t.Errorf("accepted registry %q: %s", c.Registry, why)
 		}
 	}
 	if len(c.Services) == 0 || len(c.Tiers) == 0 {
@@ -69,7 +69,7 @@ func checkConfig(t *testing.T, c *Config) {
 			t.Errorf("duplicate service or repository %+v", s)
 		}
 		services[s.Name], repos[s.Repository] = true, true
-		if why := checkRepository(s.Repository); why != "" || !nameRE.MatchString(s.Name) {
+		if why := checkRepository(s.Repository, quote); why != "" || !nameRE.MatchString(s.Name) {
 			t.Errorf("accepted service %+v: %s", s, why)
 		}
 	}

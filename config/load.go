@@ -134,12 +134,16 @@ func (p *parser) syntax(data []byte, err error) {
 	}
 	msg := m[2]
 	line, _ := strconv.Atoi(m[1])
+	anchor := unknownAnchor.FindStringSubmatch(msg)
+	if anchor != nil {
+		msg = "unknown anchor '" + clip(anchor[1]) + "' referenced"
+	}
 	switch {
 	case parserProblems[msg]:
 		line++
-	case line == 0 && unknownAnchor.MatchString(msg):
-		name := unknownAnchor.FindStringSubmatch(msg)[1]
-		p.addLine(aliasLine(data, name), "define the anchor (&"+name+") before using it (*"+name+")", "invalid YAML: %s", msg)
+	case line == 0 && anchor != nil:
+		name := anchor[1]
+		p.addLine(aliasLine(data, name), "define the anchor (&"+clip(name)+") before using it (*"+clip(name)+")", "invalid YAML: %s", msg)
 		return
 	case line == 0 && !strings.HasPrefix(msg, "unknown anchor"):
 		// Both marks were on the first line.

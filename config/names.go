@@ -33,7 +33,8 @@ var (
 const maxRepository = 255
 
 // checkRepository reports why s is not an OCI repository name, or "".
-func checkRepository(s string) string {
+// show writes a part of s in the reason.
+func checkRepository(s string, show func(string) string) string {
 	if s == "" {
 		return "it is empty"
 	}
@@ -45,65 +46,90 @@ func checkRepository(s string) string {
 			if c == "" {
 				return "it has an empty path component"
 			}
-			return fmt.Sprintf("path component %q is not lowercase letters and digits joined by '.', '_', '__' or '-'", c)
+			return fmt.Sprintf("path component %s is not lowercase letters and digits joined by '.', '_', '__' or '-'", show(c))
 		}
 	}
 	return ""
 }
 
-// checkRegistry reports why s is not host[:port][/path], or "" with the
-// fix.
-func checkRegistry(s string) (msg, fix string) {
-	const form = "write the registry as HOST[:PORT][/PATH], for example 012345678922.dkr.ecr.us-east-1.amazonaws.com or localhost:5000"
+// registryForm is the fix for a registry address that is not HOST[:PORT][/PATH].
+const registryForm = "write the registry as HOST[:PORT][/PATH], for example 012345678922.dkr.ecr.us-east-1.amazonaws.com or localhost:5000"
+
+// checkRegistry reports why s is not HOST[:PORT][/PATH], or "". The
+// reason does not repeat s; show writes a part of it.
+func checkRegistry(s string, show func(string) string) string {
+	if _, _, creds := registryCredentials(s); creds {
+		return "holds credentials"
+	}
 	if i := strings.Index(s, "://"); i >= 0 {
-		return fmt.Sprintf("registry %q starts with a scheme (%s://)", s, s[:i]), "drop the scheme: registry: " + s[i+3:]
+		return fmt.Sprintf("starts with a scheme (%s://)", show(s[:i]))
 	}
 	if strings.ContainsAny(s, " \t\r\n") {
-		return fmt.Sprintf("registry %q contains white space", s), form
+		return "contains white space"
 	}
 	host, path, hasPath := strings.Cut(s, "/")
 	if hasPath {
-		if why := checkRepository(path); why != "" {
-			return fmt.Sprintf("registry %q has an invalid path: %s", s, why), form
+		if why := checkRepository(path, show); why != "" {
+			return "has an invalid path: " + why
 		}
 	}
 	hostname, port, hasPort := strings.Cut(host, ":")
 	if strings.HasPrefix(host, "[") { // [IPv6]:port
 		end := strings.Index(host, "]")
 		if end < 0 {
-			return fmt.Sprintf("registry %q has an unterminated IPv6 address", s), form
+			return "has an unterminated IPv6 address"
 		}
 		hostname, port, hasPort = host[1:end], "", false
 		rest := host[end+1:]
 		if rest != "" {
 			if !strings.HasPrefix(rest, ":") {
-				return fmt.Sprintf("registry %q has text after its IPv6 address", s), form
+				return "has text after its IPv6 address"
 			}
 			port, hasPort = rest[1:], true
 		}
 		if hostname == "" || strings.Trim(hostname, "0123456789abcdefABCDEF:.") != "" {
-			return fmt.Sprintf("registry %q has an invalid IPv6 address", s), form
+			return "has an invalid IPv6 address"
 		}
 	} else {
 		if hostname == "" {
-			return fmt.Sprintf("registry %q has no host", s), form
+			return "has no host"
 		}
 		if len(hostname) > 253 {
-			return fmt.Sprintf("registry %q has a host name longer than 253 characters", s), form
+			return "has a host name longer than 253 characters"
 		}
 		for _, l := range strings.Split(hostname, ".") {
 			if !hostLabel.MatchString(l) || len(l) > 63 {
-				return fmt.Sprintf("registry %q has an invalid host name", s), form
+				return "has an invalid host name"
 			}
 		}
 	}
 	if hasPort {
 		n, err := strconv.Atoi(port)
 		if err != nil || n < 1 || n > 65535 || port != strconv.Itoa(n) {
-			return fmt.Sprintf("registry %q has an invalid port", s), form
+			return "has an invalid port"
 		}
 	}
-	return "", ""
+	return ""
+}
+
+// registryCredentials finds credentials written into a registry address,
+// "user:password@host" (after a scheme, if any): it returns them without
+// the '@', and the address after them. An '@' counts when what follows it
+// is an address, or when it comes before the first '/'.
+func registryCredentials(s string) (creds, rest string, ok bool) {
+	addr := s
+	if _, after, scheme := strings.Cut(s, "://"); scheme {
+		addr = after
+	}
+	at := strings.LastIndex(addr, "@")
+	if at < 0 {
+		return "", "", false
+	}
+	creds, rest = addr[:at], addr[at+1:]
+	if !strings.Contains(creds, "/") || checkRegistry(rest, strconv.Quote) == "" {
+		return creds, rest, true
+	}
+	return "", "", false
 }
 
 // checkHealth reports whether h is "tcp" or an HTTP path.

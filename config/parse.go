@@ -3,7 +3,6 @@ package config
 import (
 	"cmp"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -41,14 +40,8 @@ func (p *parser) config(root *yaml.Node) *Config {
 	if !ok {
 		return c
 	}
-	if s, ok := p.str(f, "registry", ""); ok {
-		if s == "" {
-			p.add(f["registry"].val, "omit registry to use the embedded registry, or write HOST[:PORT][/PATH]", "registry is empty")
-		} else if msg, fix := checkRegistry(s); msg != "" {
-			p.add(f["registry"].val, fix, "%s", msg)
-		} else {
-			c.Registry = s
-		}
+	if s, ok := p.str(f, "registry", ""); ok && p.registry(f["registry"].val, s) {
+		c.Registry = s
 	}
 	if s, ok := p.str(f, "state_dir", ""); ok {
 		if s == "" {
@@ -61,6 +54,43 @@ func (p *parser) config(root *yaml.Node) *Config {
 	c.Tiers = p.tiers(f, r.Line)
 	c.Environments = p.environments(f, c)
 	return c
+}
+
+// registry checks the registry address s, written at n, and reports
+// whether it is valid. Credentials in it are reported and never shown.
+func (p *parser) registry(n *yaml.Node, s string) bool {
+	if s == "" {
+		p.add(n, "omit registry to use the embedded registry, or write HOST[:PORT][/PATH]", "registry is empty")
+		return false
+	}
+	if creds, rest, ok := registryCredentials(s); ok {
+		secret := creds
+		if _, password, ok := strings.Cut(creds, ":"); ok {
+			secret = password
+		}
+		if creds != "" {
+			p.redact = append(p.redact, creds+"@")
+		}
+		if len(secret) >= 8 {
+			p.redact = append(p.redact, secret)
+		}
+		addr := "HOST[:PORT][/PATH]"
+		if rest != "" && checkRegistry(rest, p.quote) == "" {
+			addr = p.clip(rest)
+		}
+		p.add(n, "write only the address (registry: "+addr+") and log in with `docker login HOST` or a Docker credential helper (see docs/registry.md)",
+			"registry holds credentials (the part before '@'), which do not belong in the registry address")
+		return false
+	}
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		p.add(n, "drop the scheme: registry: "+p.clip(rest), "registry %s starts with a scheme (%s://)", p.quote(s), p.clip(scheme))
+		return false
+	}
+	if why := checkRegistry(s, p.quote); why != "" {
+		p.add(n, registryForm, "registry %s %s", p.quote(s), why)
+		return false
+	}
+	return true
 }
 
 // services reads the services block.
@@ -83,11 +113,11 @@ func (p *parser) services(f map[string]pair, rootLine int) []Service {
 	repos := map[string]Service{}
 	for _, sp := range pairs {
 		name := resolve(sp.key).Value
-		what := "services." + pathName(name)
+		what := "services." + p.pathName(name)
 		if !nameRE.MatchString(name) {
-			p.add(sp.key, nameFix, "service name %q is not valid", name)
+			p.add(sp.key, nameFix, "service name %s is not valid", p.quote(name))
 		}
-		sf, _ := p.fields(sp.val, what, "{repository: "+name+"}", serviceKeys)
+		sf, _ := p.fields(sp.val, what, "{repository: "+p.clip(name)+"}", serviceKeys)
 		s := Service{Name: name, Repository: name, Line: sp.line()}
 		repo, given := p.str(sf, "repository", what)
 		at := sp.key
@@ -95,14 +125,14 @@ func (p *parser) services(f map[string]pair, rootLine int) []Service {
 			s.Repository, at = repo, sf["repository"].val
 		}
 		const repoFix = "use lowercase letters and digits, separated by '.', '_', '__' or '-', with '/' between path components (for example team/api)"
-		if why := checkRepository(s.Repository); why != "" {
+		if why := checkRepository(s.Repository, p.quote); why != "" {
 			if given {
-				p.add(at, repoFix, "service %q: repository %q is not a valid repository name: %s", name, s.Repository, why)
+				p.add(at, repoFix, "service %s: repository %s is not a valid repository name: %s", p.quote(name), p.quote(s.Repository), why)
 			} else {
-				p.add(at, "add repository: NAME; "+repoFix, "service %q: the service name is used as the repository but is not a valid repository name: %s", name, why)
+				p.add(at, "add repository: NAME; "+repoFix, "service %s: the service name is used as the repository but is not a valid repository name: %s", p.quote(name), why)
 			}
 		} else if other, dup := repos[s.Repository]; dup {
-			p.add(at, "give each service its own repository", "service %q uses repository %q, which service %q (line %d) already uses", name, s.Repository, other.Name, other.Line)
+			p.add(at, "give each service its own repository", "service %s uses repository %s, which service %s (line %d) already uses", p.quote(name), p.quote(s.Repository), p.quote(other.Name), other.Line)
 		} else {
 			repos[s.Repository] = s
 		}
@@ -154,10 +184,10 @@ func (p *parser) tiers(f map[string]pair, rootLine int) []Tier {
 		case !hasName:
 			p.add(item, "add name: NAME", "%s has no name", what)
 		case tags.Validate(name) != nil:
-			p.add(tf["name"].val, "use letters, digits, '.', '_' and '-', starting with a letter, digit or '_', at most 128 characters: the name prefixes release tags", "tier name %q is not a valid tag", name)
+			p.add(tf["name"].val, "use letters, digits, '.', '_' and '-', starting with a letter, digit or '_', at most 128 characters: the name prefixes release tags", "tier name %s is not a valid tag", p.quote(name))
 		default:
 			if first, dup := names[name]; dup {
-				p.add(tf["name"].val, "give each tier its own name", "tier %q is defined twice (first at line %d)", name, first)
+				p.add(tf["name"].val, "give each tier its own name", "tier %s is defined twice (first at line %d)", p.quote(name), first)
 			} else {
 				names[name] = t.Line
 			}
@@ -165,7 +195,7 @@ func (p *parser) tiers(f map[string]pair, rootLine int) []Tier {
 		}
 		label := what
 		if t.Name != "" {
-			label = fmt.Sprintf("tier %q", t.Name)
+			label = "tier " + p.quote(t.Name)
 		}
 		tag, hasTag := p.str(tf, "tag", what)
 		release, _ := p.boolean(tf, "release", what)
@@ -173,22 +203,22 @@ func (p *parser) tiers(f map[string]pair, rootLine int) []Tier {
 		case hasTag && release:
 			p.add(tf["tag"].key, "remove tag to cut a new <name>-<UTC time> tag per promotion, or remove release: true to move one mutable tag", "%s has both tag and release: true", label)
 		case !hasTag && !release:
-			p.add(item, fmt.Sprintf("add tag: %s for a mutable tier, or release: true for timestamped release tags", cmp.Or(t.Name, "NAME")), "%s has neither tag nor release: true", label)
+			p.add(item, fmt.Sprintf("add tag: %s for a mutable tier, or release: true for timestamped release tags", cmp.Or(p.clip(t.Name), "NAME")), "%s has neither tag nor release: true", label)
 		case release:
 			t.Release = true
 			if t.Name != "" && len(t.Name)+1+len(tags.ReleaseLayout) > tags.MaxLen {
-				p.add(ta.nameNode, fmt.Sprintf("shorten the name to at most %d characters", tags.MaxLen-1-len(tags.ReleaseLayout)), "release tier name %q is too long: its release tags %s-<UTC time> would exceed %d characters", t.Name, t.Name, tags.MaxLen)
+				p.add(ta.nameNode, fmt.Sprintf("shorten the name to at most %d characters", tags.MaxLen-1-len(tags.ReleaseLayout)), "release tier name %s is too long: its release tags %s-<UTC time> would exceed %d characters", p.quote(t.Name), p.clip(t.Name), tags.MaxLen)
 			}
 		default:
 			at := tf["tag"].val
 			switch {
 			case tags.Validate(tag) != nil:
-				p.add(at, "use letters, digits, '.', '_' and '-', starting with a letter, digit or '_', at most 128 characters", "%s: tag %q is not a valid OCI tag", label, tag)
+				p.add(at, "use letters, digits, '.', '_' and '-', starting with a letter, digit or '_', at most 128 characters", "%s: tag %s is not a valid OCI tag", label, p.quote(tag))
 			case tags.IsCommit(tag):
-				p.add(at, "choose a name such as "+cmp.Or(t.Name, "dev")+"; builds are tagged with their commit hash", "%s: tag %q looks like a commit hash", label, tag)
+				p.add(at, "choose a name such as "+cmp.Or(p.clip(t.Name), "dev")+"; builds are tagged with their commit hash", "%s: tag %s looks like a commit hash", label, p.quote(tag))
 			default:
 				if other, dup := tagsSeen[tag]; dup {
-					p.add(at, "give each tier its own tag", "%s: tag %q is already the tag of tier %q (line %d)", label, tag, other.Name, other.Line)
+					p.add(at, "give each tier its own tag", "%s: tag %s is already the tag of tier %s (line %d)", label, p.quote(tag), p.quote(other.Name), other.Line)
 				} else {
 					tagsSeen[tag] = t
 				}
@@ -209,7 +239,7 @@ func (p *parser) tiers(f map[string]pair, rootLine int) []Tier {
 	}
 	for i, ta := range list {
 		t := ta.tier
-		label := fmt.Sprintf("tier %q", t.Name)
+		label := "tier " + p.quote(t.Name)
 		if t.Name == "" {
 			label = fmt.Sprintf("tiers[%d]", i)
 		}
@@ -226,10 +256,10 @@ func (p *parser) tiers(f map[string]pair, rootLine int) []Tier {
 						lower = append(lower, o.tier.Name)
 					}
 				}
-				p.add(ta.from, oneOf("use", lower, "a lower tier", "remove from"), "%s takes builds from %q, which is not a tier", label, t.From)
+				p.add(ta.from, p.oneOf("use", lower, "a lower tier", "remove from"), "%s takes builds from %s, which is not a tier", label, p.quote(t.From))
 				t.From = ""
 			case j > i:
-				p.add(ta.from, fmt.Sprintf("from must name a tier listed above %s: move %s above it, or change from", t.Name, t.From), "%s takes builds from %q, which is not a lower tier", label, t.From)
+				p.add(ta.from, fmt.Sprintf("from must name a tier listed above %s: move %s above it, or change from", p.clip(t.Name), p.clip(t.From)), "%s takes builds from %s, which is not a lower tier", label, p.quote(t.From))
 				t.From = ""
 			}
 		}
@@ -237,7 +267,7 @@ func (p *parser) tiers(f map[string]pair, rootLine int) []Tier {
 			for _, o := range list {
 				if o.tier.Release && o.tier.Name != "" {
 					if _, ok := tags.ParseRelease(o.tier.Name, t.Tag); ok {
-						p.add(ta.tagNode, "choose a tag that is not "+o.tier.Name+"-<UTC time>", "%s: tag %q looks like a release tag of tier %q", label, t.Tag, o.tier.Name)
+						p.add(ta.tagNode, "choose a tag that is not "+p.clip(o.tier.Name)+"-<UTC time>", "%s: tag %s looks like a release tag of tier %s", label, p.quote(t.Tag), p.quote(o.tier.Name))
 					}
 				}
 			}
@@ -271,9 +301,9 @@ func (p *parser) environments(f map[string]pair, c *Config) []Environment {
 	var out []Environment
 	for _, ep := range pairs {
 		name := resolve(ep.key).Value
-		what := "environments." + pathName(name)
+		what := "environments." + p.pathName(name)
 		if !nameRE.MatchString(name) {
-			p.add(ep.key, nameFix, "environment name %q is not valid", name)
+			p.add(ep.key, nameFix, "environment name %s is not valid", p.quote(name))
 		}
 		ef, ok := p.fields(ep.val, what, "{tier: dev, local: {port: 8081}}", envKeys)
 		if !ok {
@@ -284,34 +314,34 @@ func (p *parser) environments(f map[string]pair, c *Config) []Environment {
 		t, ok := p.str(ef, "tier", what)
 		switch tp, present := ef["tier"]; {
 		case !present || isNull(resolve(tp.val)) || ok && t == "":
-			p.add(ep.key, oneOf("add tier: NAME, using", tierNames, "a tier from the tiers list", ""), "environment %q has no tier", name)
+			p.add(ep.key, p.oneOf("add tier: NAME, using", tierNames, "a tier from the tiers list", ""), "environment %s has no tier", p.quote(name))
 		case !ok:
 			// Not a string: reported by str.
 		default:
 			if known, found := c.Tier(t); found {
 				e.Tier, tier = t, &known
 			} else {
-				p.add(tp.val, oneOf("use", tierNames, "a tier from the tiers list", ""), "environment %q names tier %q, which does not exist", name, t)
+				p.add(tp.val, p.oneOf("use", tierNames, "a tier from the tiers list", ""), "environment %s names tier %s, which does not exist", p.quote(name), p.quote(t))
 			}
 		}
 		if t, ok := p.str(ef, "tenant", what); ok {
 			if !nameRE.MatchString(t) {
-				p.add(ef["tenant"].val, nameFix+", or omit tenant for "+DefaultTenant, "environment %q: tenant %q is not a valid name", name, t)
+				p.add(ef["tenant"].val, nameFix+", or omit tenant for "+DefaultTenant, "environment %s: tenant %s is not a valid name", p.quote(name), p.quote(t))
 			} else {
 				e.Tenant = t
 			}
 		}
 		if list, nodes, ok := p.strList(ef, "services", what, "[api]"); ok {
 			if len(list) == 0 && len(resolve(ef["services"].val).Content) == 0 {
-				p.add(ef["services"].val, "omit services to deploy every service, or list some", "environment %q lists no services", name)
+				p.add(ef["services"].val, "omit services to deploy every service, or list some", "environment %s lists no services", p.quote(name))
 			}
 			seen := map[string]bool{}
 			for i, s := range list {
 				switch {
 				case seen[s]:
-					p.add(nodes[i], "list each service once", "environment %q lists service %q twice", name, s)
+					p.add(nodes[i], "list each service once", "environment %s lists service %s twice", p.quote(name), p.quote(s))
 				case !contains(serviceNames, s):
-					p.add(nodes[i], oneOf("use", serviceNames, "a service from the services block", ""), "environment %q lists service %q, which is not defined", name, s)
+					p.add(nodes[i], p.oneOf("use", serviceNames, "a service from the services block", ""), "environment %s lists service %s, which is not defined", p.quote(name), p.quote(s))
 				default:
 					e.Services = append(e.Services, s)
 				}
@@ -322,7 +352,7 @@ func (p *parser) environments(f map[string]pair, c *Config) []Environment {
 		// A local process has one port, a container one name: one service.
 		if k := e.Target.Kind(); (k == "local" || k == "docker") && len(c.Services) > 1 && len(e.Services) != 1 {
 			p.add(ef[k].key, "add services: [NAME] to run one service here, and another environment for each other service",
-				"environment %q runs %d services on one %s target, which runs one (one port, one container name)", name, max(len(e.Services), len(c.Services)), k)
+				"environment %s runs %d services on one %s target, which runs one (one port, one container name)", p.quote(name), max(len(e.Services), len(c.Services)), k)
 		}
 		out = append(out, e)
 	}
@@ -346,14 +376,14 @@ func (p *parser) target(ef map[string]pair, ep pair, what string, tier *Tier, po
 	}
 	switch len(given) {
 	case 0:
-		p.add(ep.key, "add exactly one of local, docker, swarm, ecs or kubernetes, for example local: {port: 8081}", "environment %q has no target", name)
+		p.add(ep.key, "add exactly one of local, docker, swarm, ecs or kubernetes, for example local: {port: 8081}", "environment %s has no target", p.quote(name))
 	case 1:
 	default:
 		var kinds []string
 		for _, g := range given {
 			kinds = append(kinds, fmt.Sprintf("%s (line %d)", resolve(g.key).Value, g.line()))
 		}
-		p.add(given[1].key, "keep exactly one; to run in another place, add another environment", "environment %q has %d targets: %s", name, len(given), strings.Join(kinds, ", "))
+		p.add(given[1].key, "keep exactly one; to run in another place, add another environment", "environment %s has %d targets: %s", p.quote(name), len(given), strings.Join(kinds, ", "))
 	}
 	var t Target
 	for _, g := range given {
@@ -379,15 +409,19 @@ func (p *parser) target(ef map[string]pair, ep pair, what string, tier *Tier, po
 }
 
 // oneOf builds a fix naming the allowed values: "use one of: a, b".
-func oneOf(verb string, names []string, otherwise, orElse string) string {
+func (p *parser) oneOf(verb string, names []string, otherwise, orElse string) string {
 	var s string
 	switch len(names) {
 	case 0:
 		s = verb + " " + otherwise
 	case 1:
-		s = verb + " " + names[0]
+		s = verb + " " + p.clip(names[0])
 	default:
-		s = verb + " one of: " + strings.Join(names, ", ")
+		hidden := make([]string, len(names))
+		for i, n := range names {
+			hidden[i] = p.hide(n)
+		}
+		s = verb + " one of: " + listed(hidden, ", ")
 	}
 	if orElse != "" {
 		s += ", or " + orElse
@@ -396,10 +430,10 @@ func oneOf(verb string, names []string, otherwise, orElse string) string {
 }
 
 // pathName returns a name for a dotted path in messages, quoted unless it
-// is a plain name.
-func pathName(name string) string {
+// is a plain name, and shortened.
+func (p *parser) pathName(name string) string {
 	if nameRE.MatchString(name) {
-		return name
+		return p.clip(name)
 	}
-	return strconv.Quote(name)
+	return p.quote(name)
 }

@@ -57,7 +57,7 @@ func (p *parser) port(f map[string]pair, key, what string) (int, bool) {
 func (p *parser) health(f map[string]pair, what string) (string, bool) {
 	h, ok := p.str(f, "health", what)
 	if ok && !checkHealth(h) {
-		p.add(f["health"].val, healthFix, "%s %q is not a path or tcp", join(what, "health"), h)
+		p.add(f["health"].val, healthFix, "%s %s is not a path or tcp", join(what, "health"), p.quote(h))
 		return "", false
 	}
 	return h, ok
@@ -71,7 +71,7 @@ func (p *parser) local(g pair, what, env string, ports map[int]string) *Local {
 	l := &Local{Health: DefaultHealth}
 	if port, ok := p.port(f, "port", what); ok {
 		if other, dup := ports[port]; dup {
-			p.add(f["port"].val, "give each local environment its own port", "%s %d is already used by environment %q", join(what, "port"), port, other)
+			p.add(f["port"].val, "give each local environment its own port", "%s %d is already used by environment %s", join(what, "port"), port, p.quote(other))
 		} else {
 			ports[port] = env
 		}
@@ -98,13 +98,13 @@ func (p *parser) docker(g pair, what string) *Docker {
 	d := &Docker{}
 	if c, ok := p.required(f, g, "container", what, "api"); ok {
 		if !containerName.MatchString(c) {
-			p.add(f["container"].val, "use letters, digits, '_', '.' and '-', starting with a letter or digit", "%s %q is not a valid container name", join(what, "container"), c)
+			p.add(f["container"].val, "use letters, digits, '_', '.' and '-', starting with a letter or digit", "%s %s is not a valid container name", join(what, "container"), p.quote(c))
 		}
 		d.Container = c
 	}
 	if h, ok := p.str(f, "host", what); ok {
 		if !checkDockerHost(h) {
-			p.add(f["host"].val, "use unix:///var/run/docker.sock, tcp://HOST:2376 or ssh://USER@HOST, or omit host for DOCKER_HOST", "%s %q is not a Docker engine address", join(what, "host"), h)
+			p.add(f["host"].val, "use unix:///var/run/docker.sock, tcp://HOST:2376 or ssh://USER@HOST, or omit host for DOCKER_HOST", "%s %s is not a Docker engine address", join(what, "host"), p.quote(h))
 		}
 		d.Host = h
 	}
@@ -136,7 +136,7 @@ func (p *parser) swarm(g pair, what string) *Swarm {
 	s.Service, _ = p.required(f, g, "service", what, "api")
 	if h, ok := p.str(f, "host", what); ok {
 		if !checkDockerHost(h) {
-			p.add(f["host"].val, "use unix:///var/run/docker.sock, tcp://HOST:2376 or ssh://USER@HOST, or omit host for DOCKER_HOST", "%s %q is not a Docker engine address", join(what, "host"), h)
+			p.add(f["host"].val, "use unix:///var/run/docker.sock, tcp://HOST:2376 or ssh://USER@HOST, or omit host for DOCKER_HOST", "%s %s is not a Docker engine address", join(what, "host"), p.quote(h))
 		}
 		s.Host = h
 	}
@@ -154,14 +154,14 @@ func (p *parser) ecs(g pair, what string, tier *Tier) *ECS {
 	e.Container, _ = p.str(f, "container", what)
 	if r, ok := p.str(f, "region", what); ok {
 		if !awsRegion.MatchString(r) {
-			p.add(f["region"].val, "use a region code such as us-east-1, or omit region to use the profile's", "%s %q is not an AWS region", join(what, "region"), r)
+			p.add(f["region"].val, "use a region code such as us-east-1, or omit region to use the profile's", "%s %s is not an AWS region", join(what, "region"), p.quote(r))
 		}
 		e.Region = r
 	}
 	e.Profile, _ = p.str(f, "profile", what)
 	if a, ok := p.str(f, "role_arn", what); ok {
 		if !roleARN.MatchString(a) {
-			p.add(f["role_arn"].val, "use arn:aws:iam::ACCOUNT_ID:role/NAME", "%s %q is not an IAM role ARN", join(what, "role_arn"), a)
+			p.add(f["role_arn"].val, "use arn:aws:iam::ACCOUNT_ID:role/NAME", "%s %s is not an IAM role ARN", join(what, "role_arn"), p.quote(a))
 		}
 		e.RoleARN = a
 	}
@@ -195,9 +195,9 @@ func (p *parser) ecs(g pair, what string, tier *Tier) *ECS {
 	if m, ok := p.str(f, "mode", what); ok {
 		switch {
 		case m != ModeTrackTag && m != ModePin:
-			p.add(f["mode"].val, "use mode: track-tag or mode: pin, or omit mode", "%s %q is not a deploy mode", join(what, "mode"), m)
+			p.add(f["mode"].val, "use mode: track-tag or mode: pin, or omit mode", "%s %s is not a deploy mode", join(what, "mode"), p.quote(m))
 		case m == ModeTrackTag && tier != nil && tier.Release:
-			p.add(f["mode"].val, "use mode: pin or omit mode", "%s: mode track-tag needs a mutable tag, but tier %q cuts release tags", what, tier.Name)
+			p.add(f["mode"].val, "use mode: pin or omit mode", "%s: mode track-tag needs a mutable tag, but tier %s cuts release tags", what, p.quote(tier.Name))
 		default:
 			e.Mode = m
 		}
@@ -215,7 +215,7 @@ func (p *parser) envRef(f map[string]pair, key, what string) string {
 		return ""
 	}
 	if !envName.MatchString(s) && !p.secrets[resolve(f[key].val)] {
-		p.add(f[key].val, "name the environment variable that holds the value (letters, digits and '_', not starting with a digit), not the value itself", "%s %q is not an environment variable name", join(what, key), s)
+		p.add(f[key].val, "name the environment variable that holds the value (letters, digits and '_', not starting with a digit), not the value itself", "%s %s is not an environment variable name", join(what, key), p.quote(s))
 		return ""
 	}
 	return s
@@ -229,19 +229,19 @@ func (p *parser) kubernetes(g pair, what string) *Kubernetes {
 	k := &Kubernetes{}
 	if d, ok := p.required(f, g, "deployment", what, "api"); ok {
 		if len(d) > 253 || !dnsSubdomain.MatchString(d) {
-			p.add(f["deployment"].val, "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit", "%s %q is not a valid Deployment name", join(what, "deployment"), d)
+			p.add(f["deployment"].val, "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit", "%s %s is not a valid Deployment name", join(what, "deployment"), p.quote(d))
 		}
 		k.Deployment = d
 	}
 	if n, ok := p.str(f, "namespace", what); ok {
 		if len(n) > 63 || !dnsLabel.MatchString(n) {
-			p.add(f["namespace"].val, "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters", "%s %q is not a valid namespace", join(what, "namespace"), n)
+			p.add(f["namespace"].val, "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters", "%s %s is not a valid namespace", join(what, "namespace"), p.quote(n))
 		}
 		k.Namespace = n
 	}
 	if c, ok := p.str(f, "container", what); ok {
 		if len(c) > 63 || !dnsLabel.MatchString(c) {
-			p.add(f["container"].val, "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters", "%s %q is not a valid container name", join(what, "container"), c)
+			p.add(f["container"].val, "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters", "%s %s is not a valid container name", join(what, "container"), p.quote(c))
 		}
 		k.Container = c
 	}

@@ -87,7 +87,7 @@ func (p *parser) findSecrets(n *yaml.Node, parentKey string) {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind == yaml.ScalarNode && secretKey(k.Value) && holdsLiteral(v) {
 				p.secrets[k] = true
-				p.add(k, secretFix(k.Value, parentKey == "env"), "%q holds a literal secret; secrets are not allowed in %s", k.Value, filepath.Base(p.file))
+				p.add(k, secretFix(k.Value, parentKey == "env"), "%s holds a literal secret; secrets are not allowed in %s", p.quote(k.Value), filepath.Base(p.file))
 				if rv := resolve(v); rv.Kind == yaml.ScalarNode && len(rv.Value) >= 8 {
 					p.redact = append(p.redact, rv.Value)
 				}

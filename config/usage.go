@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // ErrUsage is matched (errors.Is) by every *UsageError and *UnknownError.
@@ -39,11 +38,11 @@ type UnknownError struct {
 }
 
 func (e *UnknownError) Error() string {
-	msg := fmt.Sprintf("unknown %s %q: ", e.Kind, e.Name)
+	msg := fmt.Sprintf("unknown %s %s: ", e.Kind, quote(e.Name))
 	if len(e.Known) == 0 {
 		msg += fmt.Sprintf("there are no %ss", e.Kind)
 	} else {
-		msg += fmt.Sprintf("the %ss are %s", e.Kind, strings.Join(e.Known, ", "))
+		msg += fmt.Sprintf("the %ss are %s", e.Kind, listed(e.Known, ", "))
 	}
 	if e.File != "" {
 		msg += fmt.Sprintf(" (in %s)", e.File)

@@ -67,6 +67,21 @@ func (p *parser) err() error {
 	return p.errs
 }
 
+// quote returns s quoted and shortened for a message. Secrets are taken
+// out first, so that cutting a value cannot leave part of one.
+func (p *parser) quote(s string) string { return quote(p.hide(s)) }
+
+// clip returns s shortened for a message, unquoted, secrets taken out.
+func (p *parser) clip(s string) string { return clip(p.hide(s)) }
+
+// hide takes the secret values found so far out of s.
+func (p *parser) hide(s string) string {
+	for _, secret := range p.redact {
+		s = redact(s, secret)
+	}
+	return s
+}
+
 func redact(text, secret string) string {
 	text = strings.ReplaceAll(text, secret, "[redacted]")
 	quoted := strconv.Quote(secret)
@@ -111,7 +126,7 @@ func describe(n *yaml.Node) string {
 	case "!!bool":
 		return "true/false"
 	}
-	return "a " + strings.TrimLeft(n.Tag, "!") + " value"
+	return "a " + clip(strings.TrimLeft(n.Tag, "!")) + " value"
 }
 
 // mapping returns the entries of a mapping node, with merge keys ("<<")
@@ -144,7 +159,7 @@ func (p *parser) mapping(n *yaml.Node, what, example string) (pairs []pair, ok b
 		}
 		if first, dup := seen[rk.Value]; dup {
 			if !p.secrets[k] {
-				p.add(k, "remove one of them", "%skey %q appears twice (first at line %d)", prefix(what), rk.Value, first.Line)
+				p.add(k, "remove one of them", "%skey %s appears twice (first at line %d)", prefix(what), p.quote(rk.Value), first.Line)
 			}
 			continue
 		}
@@ -254,7 +269,7 @@ func (p *parser) fields(n *yaml.Node, what, example string, known []string) (map
 		if s := suggest(name, known); s != "" {
 			fix = fmt.Sprintf("did you mean %s?", s)
 		}
-		p.add(pr.key, fix, "%sunknown key %q", prefix(what), name)
+		p.add(pr.key, fix, "%sunknown key %s", prefix(what), p.quote(name))
 	}
 	return out, ok
 }
@@ -380,14 +395,14 @@ func (p *parser) stringMap(f map[string]pair, key, what string) map[string]strin
 	for _, kv := range pairs {
 		name := resolve(kv.key).Value
 		if !envName.MatchString(name) {
-			p.add(kv.key, "use letters, digits and '_', not starting with a digit", "%s: %q is not a valid environment variable name", where, name)
+			p.add(kv.key, "use letters, digits and '_', not starting with a digit", "%s: %s is not a valid environment variable name", where, p.quote(name))
 		}
 		v := resolve(kv.val)
 		switch {
 		case isNull(v):
 			out[name] = ""
 		case v.Kind != yaml.ScalarNode:
-			p.add(kv.val, "quote the value: "+name+": \"...\"", "%s must be a string, not %s", join(where, name), describe(v))
+			p.add(kv.val, "quote the value: "+p.clip(name)+": \"...\"", "%s must be a string, not %s", join(where, p.clip(name)), describe(v))
 		default:
 			out[name] = v.Value
 		}
