@@ -9,7 +9,8 @@ import (
 )
 
 // ErrInvalid is matched (errors.Is) by every *Error and Errors: the file
-// was read but its content is not a valid configuration.
+// cannot be a configuration (a directory, a FIFO or device, a file larger
+// than MaxFileSize) or its content is not a valid one.
 var ErrInvalid = errors.New("invalid configuration")
 
 // ErrNotFound is wrapped by Load when the configuration file does not exist.

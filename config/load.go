@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -19,26 +20,114 @@ import (
 // DefaultStateDir is the state directory used when state_dir is omitted.
 const DefaultStateDir = ".tier"
 
-// Load reads and validates the configuration file at path. A missing file
-// gives an error wrapping ErrNotFound; an invalid one gives *Error or
-// Errors, both matching ErrInvalid.
+// MaxFileSize is the largest configuration file Load reads: 1 MiB. A
+// tier.yaml is a few kilobytes.
+const MaxFileSize = 1 << 20
+
+// Load reads and validates the configuration file at path, and checks the
+// state directory it names (see Parse). A missing file gives an error
+// wrapping ErrNotFound. A path that is not a regular file (a directory, a
+// FIFO, a device, a socket), a file larger than MaxFileSize and an invalid
+// configuration give *Error or Errors, both matching ErrInvalid.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parse(path, data, true)
+}
+
+// readFile reads the regular file at path, at most MaxFileSize bytes. It
+// looks at what path is before opening it, and opens it so that the open
+// itself cannot wait, so a FIFO or a device is refused at once instead of
+// blocking or reading without end.
+func readFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w: run `tier init` to write a commented sample, or pass --config PATH", path, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading configuration: %w", err)
 	}
-	return Parse(path, data)
+	if err := checkFile(path, fi); err != nil {
+		return nil, err
+	}
+	// O_NONBLOCK: should path have become a FIFO since the Stat, the open
+	// returns at once; the Stat below then refuses it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	if err := checkFile(path, fi); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(path, 0)
+	}
+	return data, nil
 }
+
+// checkFile refuses what is not a regular file of at most MaxFileSize
+// bytes.
+func checkFile(path string, fi fs.FileInfo) error {
+	const fix = "tier reads its configuration only from a regular file of at most " + maxFileSize + ": write it to a file and pass that file's path (--config PATH)"
+	m := fi.Mode()
+	switch {
+	case m.IsRegular():
+		if fi.Size() > MaxFileSize {
+			return tooLarge(path, fi.Size())
+		}
+		return nil
+	case m.IsDir():
+		return &Error{File: path, Msg: "is a directory, not a configuration file", Fix: "name the file in it, for example --config " + filepath.Join(path, DefaultFile)}
+	case m&fs.ModeNamedPipe != 0:
+		return &Error{File: path, Msg: "is a named pipe (FIFO), not a regular file", Fix: fix}
+	case m&fs.ModeSocket != 0:
+		return &Error{File: path, Msg: "is a socket, not a regular file", Fix: fix}
+	case m&fs.ModeCharDevice != 0:
+		return &Error{File: path, Msg: "is a character device, not a regular file", Fix: fix}
+	case m&fs.ModeDevice != 0:
+		return &Error{File: path, Msg: "is a block device, not a regular file", Fix: fix}
+	}
+	return &Error{File: path, Msg: "is not a regular file", Fix: fix}
+}
+
+// tooLarge is the error for a file larger than MaxFileSize; size is its
+// size, 0 when unknown.
+func tooLarge(file string, size int64) *Error {
+	msg := fmt.Sprintf("is larger than %s, the most a configuration file may hold", maxFileSize)
+	if size > 0 {
+		msg = fmt.Sprintf("is %d bytes, larger than %s, the most a configuration file may hold", size, maxFileSize)
+	}
+	return &Error{File: file, Msg: msg, Fix: "a tier.yaml is a few kilobytes: check that --config names the right file"}
+}
+
+// maxFileSize is MaxFileSize for messages.
+const maxFileSize = "1 MiB (1048576 bytes)"
 
 // Parse validates the YAML in data. name is the file name used in
 // messages and stored as Config.Path. Every problem found is returned: one
-// as *Error, several as Errors sorted by line.
+// as *Error, several as Errors sorted by line. Parse reads only data; Load
+// also checks the state directory on disk.
 func Parse(name string, data []byte) (*Config, error) {
+	return parse(name, data, false)
+}
+
+// parse is Parse; disk adds the checks of the state directory.
+func parse(name string, data []byte, disk bool) (*Config, error) {
 	file := cmp.Or(name, DefaultFile)
-	p := &parser{file: file, secrets: map[*yaml.Node]bool{}}
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(file, int64(len(data)))
+	}
+	p := &parser{file: file, secrets: map[*yaml.Node]bool{}, disk: disk}
 	root, ok := p.decode(data)
 	if !ok {
 		return nil, p.err()

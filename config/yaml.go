@@ -20,6 +20,8 @@ type parser struct {
 	// merges counts merge key expansions, to bound the work a file with
 	// many nested merges can cause.
 	merges int
+	// disk turns on the checks that look at the file system (Load's).
+	disk bool
 }
 
 // maxMerges bounds merge key expansions per file.
