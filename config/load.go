@@ -170,6 +170,11 @@ var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 // decode parses data into a node tree and returns its root, nil for an
 // empty document. ok is false after a syntax error.
 func (p *parser) decode(data []byte) (root *yaml.Node, ok bool) {
+	if offset, msg, fix := unreadable(data); offset >= 0 {
+		line, col := position(data, offset)
+		p.addLine(line, fix, "%s (column %d)", msg, col)
+		return nil, false
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
