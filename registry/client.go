@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
@@ -36,6 +37,11 @@ type Options struct {
 	Retry Retry
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Log, when set, gets a debug record of every HTTP request the client
+	// sends (method, host, path, status, duration and retry number; never
+	// headers, query strings or bodies, which carry credentials) and an
+	// info record of every retry with its reason.
+	Log *slog.Logger
 	// Retagger, when set, moves tags for Retag instead of the OCI manifest
 	// copy. Set it for registries whose own API must move tags: Amazon ECR
 	// (registry/ecr), whose PutImage has its own rate quota, typed errors
@@ -80,8 +86,16 @@ func New(host string, o Options) (*Client, error) {
 	if host == "" {
 		return nil, fmt.Errorf("no registry host given")
 	}
-	if _, err := name.NewRegistry(strings.SplitN(host, "/", 2)[0]); err != nil {
-		return nil, fmt.Errorf("registry %q: %w", host, err)
+	h, prefix, hasPrefix := strings.Cut(host, "/")
+	why := checkHost(h)
+	if why == "" && hasPrefix {
+		why = checkPath(prefix)
+	}
+	if why != "" {
+		return nil, fmt.Errorf("registry %q is not HOST[:PORT][/PATH]: %s", Clip(host), why)
+	}
+	if _, err := name.NewRegistry(h); err != nil {
+		return nil, fmt.Errorf("registry %q is not HOST[:PORT][/PATH]", Clip(host))
 	}
 	kc := o.Keychain
 	if kc == nil {
@@ -95,7 +109,7 @@ func New(host string, o Options) (*Client, error) {
 		base = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	ua := cmp.Or(o.UserAgent, "tier")
-	rt := &retryTransport{next: &loopbackOnlyHTTP{next: base}, policy: o.Retry.withDefaults()}
+	rt := &retryTransport{next: &loopbackOnlyHTTP{next: base}, policy: o.Retry.withDefaults(), log: o.Log}
 	opts := []remote.Option{
 		remote.WithAuthFromKeychain(kc),
 		remote.WithTransport(rt),
@@ -117,11 +131,19 @@ func New(host string, o Options) (*Client, error) {
 // Host returns the registry host the client talks to.
 func (c *Client) Host() string { return c.host }
 
-// Repository returns the full name of repo on this registry.
+// Repository returns the full name of repo on this registry. A repo that
+// is not a repository path (a ".." component, upper case, ...) is refused.
 func (c *Client) Repository(repo string) (name.Repository, error) {
-	r, err := name.NewRepository(c.host + "/" + repo)
+	if why := checkPath(repo); why != "" {
+		return name.Repository{}, fmt.Errorf("repository %q is not a repository name: %s", Clip(repo), why)
+	}
+	full := c.host + "/" + repo
+	if len(full) > maxName {
+		return name.Repository{}, fmt.Errorf("repository %q is not a repository name: with the registry it is %d characters long; at most %d are allowed", Clip(repo), len(full), maxName)
+	}
+	r, err := name.NewRepository(full)
 	if err != nil {
-		return name.Repository{}, fmt.Errorf("repository %q: %w", repo, err)
+		return name.Repository{}, fmt.Errorf("repository %q is not a repository name", Clip(repo))
 	}
 	return r, nil
 }
@@ -129,9 +151,13 @@ func (c *Client) Repository(repo string) (name.Repository, error) {
 // Name returns host/repo.
 func (c *Client) Name(repo string) string { return c.host + "/" + repo }
 
-// Ref returns host/repo:tag or host/repo@digest for display.
+// Ref returns host/repo:tag or host/repo@digest for display; host/repo
+// when ref is empty.
 func (c *Client) Ref(repo, ref string) string {
-	if strings.HasPrefix(ref, "sha256:") {
+	switch {
+	case ref == "":
+		return c.Name(repo)
+	case strings.HasPrefix(ref, "sha256:"):
 		return c.host + "/" + repo + "@" + ref
 	}
 	return c.host + "/" + repo + ":" + ref
@@ -154,9 +180,13 @@ func (c *Client) reference(repo, ref string) (name.Reference, error) {
 	if strings.Contains(ref, ":") {
 		d, err := name.NewDigest(r.Name() + "@" + ref)
 		if err != nil {
-			return nil, fmt.Errorf("digest %q: %w", ref, err)
+			return nil, fmt.Errorf("digest %q is not sha256:<64 hex digits>", Clip(ref))
 		}
 		return d, nil
+	}
+	if len(ref) > tags.MaxLen {
+		// tags.Validate would repeat all of it.
+		return nil, fmt.Errorf("%w: %q is %d characters long; a tag has at most %d", tags.ErrInvalid, Clip(ref), len(ref), tags.MaxLen)
 	}
 	if err := tags.Validate(ref); err != nil {
 		return nil, err
@@ -248,7 +278,7 @@ func (c *Client) Tags(ctx context.Context, repo string) ([]string, error) {
 	}
 	tags, err := remote.List(r, c.options(ctx)...)
 	if err != nil {
-		err = c.wrap(err, "listing tags of", repo, repo, "")
+		err = c.wrap(err, "listing tags of", repo, "", "")
 		var nf *NotFoundError
 		if errors.As(err, &nf) {
 			return nil, nil
@@ -284,13 +314,15 @@ func (c *Client) Write(ctx context.Context, repo, tag string, t remote.Taggable)
 	return dig, nil
 }
 
+// wrap says what was being done to ref in repo (to repo itself when ref
+// is empty) and turns the registry's answer into a typed error.
 func (c *Client) wrap(err error, doing, repo, ref, tag string) error {
 	full := repo
 	if r, rerr := c.Repository(repo); rerr == nil {
 		full = r.Name()
 	}
-	err = classify(err, c.host, full, c.Ref(repo, ref), tag)
-	return fmt.Errorf("%s %s: %w", doing, c.Ref(repo, ref), err)
+	what := c.Ref(repo, ref)
+	return fmt.Errorf("%s %s: %w", doing, what, classify(err, c.host, full, what, tag))
 }
 
 // loopbackOnlyHTTP refuses plain-HTTP requests to anything but loopback.

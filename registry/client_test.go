@@ -289,3 +289,63 @@ func mustRef(t *testing.T, s string) name.Reference {
 	}
 	return r
 }
+
+// TestErrorWording checks that errors name what was asked for as it is:
+// a repository without a tag when tags are listed.
+func TestErrorWording(t *testing.T) {
+	host := testreg.NewWithHandler(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/tags/list") {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, `{"errors":[{"code":"UNSUPPORTED","message":"no listing here"}]}`)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	c := newClient(t, host, nil)
+	_, err := c.Tags(context.Background(), "api")
+	if err == nil {
+		t.Fatal("Tags() error = nil, want the registry's refusal")
+	}
+	want := "listing tags of " + host + "/api: 400 Bad Request; UNSUPPORTED: no listing here"
+	if err.Error() != want {
+		t.Errorf("Tags() error = %q, want %q", err, want)
+	}
+}
+
+// TestRegistryAnswersAreBounded plays a hostile registry whose error
+// answers are huge: the messages tier shows stay short, and keep their
+// types.
+func TestRegistryAnswersAreBounded(t *testing.T) {
+	huge := strings.Repeat("A", 60<<10)
+	many := `{"errors":[` + strings.Repeat(`{"code":"MANIFEST_INVALID","message":"`+strings.Repeat("b", 1000)+`"},`, 50) + `{"code":"MANIFEST_INVALID","message":"last"}]}`
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		check  func(error) bool
+	}{
+		{"unauthorized, long message", 401, `{"errors":[{"code":"UNAUTHORIZED","message":"` + huge + `"}]}`, func(err error) bool {
+			var e *registry.UnauthorizedError
+			return errors.As(err, &e) && strings.Contains(err.Error(), "docker login")
+		}},
+		{"many errors", 400, many, func(err error) bool { return strings.Contains(err.Error(), "and 48 more") }},
+		{"long code", 400, `{"errors":[{"code":"` + huge + `","message":"x"}]}`, func(error) bool { return true }},
+		{"raw body", 400, huge, func(error) bool { return true }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClient(t, testreg.NewWithHandler(t, errorOnPut(tc.status, tc.body)), nil)
+			d := pushRandom(t, c, "hostile", "aaaa")
+			err := c.Retag(context.Background(), "hostile", d, "dev")
+			if err == nil || !tc.check(err) {
+				t.Fatalf("Retag() error = %v, not the expected one", err)
+			}
+			if n := len(err.Error()); n > 1024 {
+				t.Errorf("Retag() error is %d bytes long, want at most 1024:\n%.300s...", n, err)
+			}
+		})
+	}
+}

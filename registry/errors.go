@@ -29,7 +29,7 @@ type UnauthorizedError struct {
 }
 
 func (e *UnauthorizedError) Error() string {
-	return fmt.Sprintf("registry %s refused access (%v): log in with `docker login %s`, or for ECR check the AWS credentials (AWS_PROFILE, role) of the registry account", e.Registry, e.Err, e.Registry)
+	return fmt.Sprintf("registry %s refused access (%s): log in with `docker login %s`, or for ECR check the AWS credentials (AWS_PROFILE, role) of the registry account", e.Registry, describe(e.Err), e.Registry)
 }
 
 func (e *UnauthorizedError) Unwrap() error { return e.Err }
@@ -68,6 +68,43 @@ func repoPath(repo string) string {
 	return repo
 }
 
+// answerError is an error answer of the registry that has no type of its
+// own here. Its message gives the status and the registry's error codes
+// and messages, each cut by Clip; Err is the whole answer.
+type answerError struct {
+	Err *transport.Error
+}
+
+func (e *answerError) Error() string { return describe(e.Err) }
+
+func (e *answerError) Unwrap() error { return e.Err }
+
+// maxDiagnostics is how many of a registry's error entries a message
+// repeats.
+const maxDiagnostics = 3
+
+// describe says what the registry answered, bounded: the status, then up
+// to maxDiagnostics error entries, each code and message cut by Clip. The
+// request's URL is left out: the caller names what was asked for.
+func describe(err error) string {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return Clip(err.Error())
+	}
+	msg := fmt.Sprintf("%d %s", terr.StatusCode, http.StatusText(terr.StatusCode))
+	for i, d := range terr.Errors {
+		if i == maxDiagnostics {
+			msg += fmt.Sprintf("; and %d more", len(terr.Errors)-i)
+			break
+		}
+		msg += "; " + Clip(string(d.Code))
+		if d.Message != "" {
+			msg += ": " + Clip(d.Message)
+		}
+	}
+	return msg
+}
+
 // classify turns the registry's wire errors into the typed errors above.
 // ref names what was being accessed; tag is set when a tag was written.
 func classify(err error, registry, repo, ref, tag string) error {
@@ -95,5 +132,5 @@ func classify(err error, registry, repo, ref, tag string) error {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return &UnauthorizedError{Registry: registry, Err: err}
 	}
-	return err
+	return &answerError{Err: terr}
 }

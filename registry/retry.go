@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -70,10 +71,12 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // retryTransport retries 429 and 5xx answers with exponential backoff and
 // jitter, honouring Retry-After. Requests whose body cannot be replayed are
-// sent once.
+// sent once. With log set, it logs every request it sends (debug) and
+// every retry with its reason (info).
 type retryTransport struct {
 	next   http.RoundTripper
 	policy Retry
+	log    *slog.Logger
 }
 
 func retryable(code int) bool {
@@ -89,7 +92,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	p := t.policy
 	backoff := p.Base
 	for attempt := 1; ; attempt++ {
+		start := time.Now()
 		resp, err := t.next.RoundTrip(req)
+		t.logRequest(req, attempt-1, resp, err, time.Since(start))
 		if err != nil || !retryable(resp.StatusCode) || attempt >= p.Attempts {
 			return resp, err
 		}
@@ -97,12 +102,16 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		wait, ok := t.retryAfter(resp)
+		reason := resp.Status
 		if !ok {
 			wait = time.Duration(p.Jitter() * float64(backoff))
 			backoff = min(backoff*2, p.Cap)
 		} else if wait > p.MaxRetryAfter {
 			return resp, nil
+		} else {
+			reason += ", Retry-After " + wait.String()
 		}
+		t.logRetry(req, attempt, reason, wait)
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		if err := p.Sleep(req.Context(), wait); err != nil {
@@ -117,6 +126,42 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Body = body
 		}
 	}
+}
+
+// logRequest logs one request at debug level: what a user of -v needs to
+// follow the client, and nothing that can carry a credential (headers,
+// the query string, the body, user info of the URL).
+func (t *retryTransport) logRequest(req *http.Request, retry int, resp *http.Response, err error, took time.Duration) {
+	if t.log == nil || !t.log.Enabled(req.Context(), slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("method", req.Method),
+		slog.String("host", req.URL.Host),
+		slog.String("path", req.URL.EscapedPath()),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", Clip(err.Error())))
+	} else {
+		attrs = append(attrs, slog.Int("status", resp.StatusCode))
+	}
+	attrs = append(attrs, slog.Duration("duration", took), slog.Int("retry", retry))
+	t.log.LogAttrs(req.Context(), slog.LevelDebug, "registry request", attrs...)
+}
+
+// logRetry logs that a request is sent again, as retry number retry, after
+// wait, and why.
+func (t *retryTransport) logRetry(req *http.Request, retry int, reason string, wait time.Duration) {
+	if t.log == nil {
+		return
+	}
+	t.log.LogAttrs(req.Context(), slog.LevelInfo, "registry retry",
+		slog.String("method", req.Method),
+		slog.String("host", req.URL.Host),
+		slog.String("path", req.URL.EscapedPath()),
+		slog.Int("retry", retry),
+		slog.String("reason", Clip(reason)),
+		slog.Duration("wait", wait))
 }
 
 // retryAfter reads a Retry-After header given as seconds or as an HTTP date.
