@@ -25,7 +25,8 @@ type Request struct {
 	Repository string
 	Commit     string
 	Created    time.Time
-	// SourceURL becomes org.opencontainers.image.source when set.
+	// SourceURL becomes org.opencontainers.image.source when set, with
+	// any credentials removed first (see SourceURL).
 	SourceURL string
 	// Force replaces a different image already pushed under the commit tag.
 	Force bool
@@ -59,14 +60,14 @@ type Receipt struct {
 // again is a no-op.
 func Push(ctx context.Context, c *registry.Client, t remote.Taggable, r Request) (Receipt, error) {
 	if !tags.IsCommit(r.Commit) {
-		return Receipt{}, fmt.Errorf("%w: commit %q is not a full git commit hash (40 or 64 lower-case hex digits): pass --commit $(git rev-parse HEAD)", tags.ErrInvalid, r.Commit)
+		return Receipt{}, fmt.Errorf("%w: commit %q is not a full git commit hash (40 or 64 lower-case hex digits): pass --commit $(git rev-parse HEAD)", tags.ErrInvalid, registry.Clip(r.Commit))
 	}
 	ann := map[string]string{
 		registry.AnnotationRevision: r.Commit,
 		registry.AnnotationCreated:  r.Created.UTC().Format(time.RFC3339),
 	}
-	if r.SourceURL != "" {
-		ann[registry.AnnotationSource] = r.SourceURL
+	if src := SourceURL(r.SourceURL); src != "" {
+		ann[registry.AnnotationSource] = src
 	}
 	switch v := t.(type) {
 	case v1.Image:

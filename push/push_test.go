@@ -255,3 +255,127 @@ func mustRef(t *testing.T, s string) name.Reference {
 	}
 	return r
 }
+
+// TestLoadRefusesBadInputOffline checks that a source or option that
+// cannot be right is bad input, naming the value and the fix, and that no
+// registry is contacted for it.
+func TestLoadRefusesBadInputOffline(t *testing.T) {
+	ctx := context.Background()
+	files := t.TempDir()
+	writeFile(t, files, "a.txt", "a")
+	tests := []struct {
+		name string
+		src  string
+		opts push.FilesOptions
+		want []string
+	}{
+		{"source with ..", "ghcr.io/acme/../../x:1", push.FilesOptions{}, []string{`"ghcr.io/acme/../../x:1"`, `".." path segment`, "HOST/REPOSITORY"}},
+		{"loopback source with ..", "127.0.0.1:5000/a/../b:1", push.FilesOptions{}, []string{`"127.0.0.1:5000/a/../b:1"`, `".." path segment`}},
+		{"base ../../etc", files, push.FilesOptions{Base: "../../etc"}, []string{`--base "../../etc"`, `".." path segment`, "HOST/REPOSITORY"}},
+		{"base with .. inside", files, push.FilesOptions{Base: "ghcr.io/acme/../base:1"}, []string{`--base "ghcr.io/acme/../base:1"`, `".." path segment`}},
+		{"base as a path", files, push.FilesOptions{Base: "/srv/base"}, []string{`--base "/srv/base"`, "empty path segment"}},
+		{"env without =", files, push.FilesOptions{Env: []string{"MODE=demo", "NOEQUALS"}}, []string{`--env "NOEQUALS" is not KEY=VALUE`, "--env NOEQUALS=VALUE"}},
+		{"env without a name", files, push.FilesOptions{Env: []string{"=value"}}, []string{`--env "=value"`, "KEY=VALUE"}},
+		{"env with a space in its name", files, push.FilesOptions{Env: []string{"A B=1"}}, []string{`--env "A B=1"`}},
+		// The options are checked whatever SOURCE is.
+		{"env with an image reference", "ghcr.io/acme/api:1", push.FilesOptions{Env: []string{"NOEQUALS"}}, []string{`--env "NOEQUALS"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			contacted := 0
+			l := &push.Loader{Files: tc.opts, Registry: func(host string) (*registry.Client, error) {
+				contacted++
+				return nil, errors.New("no registry may be contacted")
+			}}
+			_, _, err := l.Load(ctx, tc.src)
+			if !errors.Is(err, push.ErrSource) {
+				t.Fatalf("Load(%q) error = %v, want ErrSource", tc.src, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Load(%q) error = %q, want it to contain %q", tc.src, err, w)
+				}
+			}
+			if contacted != 0 {
+				t.Errorf("Load(%q) asked for %d registry clients, want none", tc.src, contacted)
+			}
+		})
+	}
+}
+
+// TestEchoedValuesAreBounded feeds values of a megabyte: the errors that
+// repeat them stay short.
+func TestEchoedValuesAreBounded(t *testing.T) {
+	ctx := context.Background()
+	huge := strings.Repeat("x", 1<<20)
+	c := client(t, testreg.New(t))
+	img, _ := random.Image(64, 1)
+	_, pushErr := push.Push(ctx, c, img, push.Request{Repository: "api", Commit: huge, Created: created})
+	errs := map[string]error{"Push(commit)": pushErr}
+	for name, tc := range map[string]struct {
+		src  string
+		opts push.FilesOptions
+	}{
+		"missing path": {"./" + huge, push.FilesOptions{}},
+		"reference":    {"ghcr.io/" + huge, push.FilesOptions{}},
+		"base":         {t.TempDir(), push.FilesOptions{Base: "ghcr.io/" + huge}},
+		"env":          {t.TempDir(), push.FilesOptions{Env: []string{huge}}},
+	} {
+		l := loader(t)
+		l.Files = tc.opts
+		_, _, errs["Load("+name+")"] = l.Load(ctx, tc.src)
+	}
+	for name, err := range errs {
+		if err == nil {
+			t.Errorf("%s error = nil, want one", name)
+			continue
+		}
+		if n := len(err.Error()); n > 4*registry.MaxEcho+400 {
+			t.Errorf("%s error is %d bytes long, want it bounded:\n%.200s...", name, n, err)
+		}
+	}
+}
+
+func TestSourceURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://github.com/acme/api", "https://github.com/acme/api"},
+		{"https://user:TOKEN@git.example.com/acme/api.git", "https://git.example.com/acme/api.git"},
+		{"https://TOKEN@github.com/acme/api.git", "https://github.com/acme/api.git"},
+		{"https://gitlab.example.com/acme/api.git?private_token=TOKEN&x=1", "https://gitlab.example.com/acme/api.git"},
+		{"https://example.com/acme/api#access_token=TOKEN", "https://example.com/acme/api"},
+		{"ssh://git:TOKEN@example.com:2222/acme/api.git", "ssh://example.com:2222/acme/api.git"},
+		{"git@github.com:acme/api.git", "git@github.com:acme/api.git"},
+		{"user:TOKEN@example.com:acme/api.git", "example.com:acme/api.git"},
+		{"example.com:acme/api.git?token=TOKEN", "example.com:acme/api.git"},
+		{"https://user:TO KEN@%zz/x", ""},
+		{"  https://github.com/acme/api\n", "https://github.com/acme/api"},
+		{"", ""},
+	} {
+		if got := push.SourceURL(tc.in); got != tc.want {
+			t.Errorf("SourceURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestPushRecordsSourceWithoutCredentials(t *testing.T) {
+	ctx := context.Background()
+	c := client(t, testreg.New(t))
+	img, _ := random.Image(64, 1)
+	res, err := push.Push(ctx, c, img, push.Request{Repository: "api", Commit: commit, Created: created,
+		SourceURL: "https://user:SECRET-TOKEN@git.example.com/acme/api.git?private_token=QUERY-TOKEN"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := annotations(t, c, "api", res.Digest); b.Source != "https://git.example.com/acme/api.git" {
+		t.Errorf("source annotation = %q, want https://git.example.com/acme/api.git", b.Source)
+	}
+	d, err := c.Manifest(ctx, "api", res.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"SECRET-TOKEN", "QUERY-TOKEN"} {
+		if strings.Contains(string(d.Manifest), secret) {
+			t.Errorf("pushed manifest contains %q:\n%s", secret, d.Manifest)
+		}
+	}
+}

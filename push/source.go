@@ -20,8 +20,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -68,8 +68,34 @@ type Loader struct {
 	Files    FilesOptions
 }
 
-// Load returns the image or index a source names, and its kind.
+// Validate checks the options as given, before anything is read or sent:
+// every Env entry is KEY=VALUE and Base, when set, is an image reference
+// (registry.ParseReference).
+func (o FilesOptions) Validate() error {
+	for _, e := range o.Env {
+		k, _, ok := strings.Cut(e, "=")
+		if !ok {
+			return fmt.Errorf("%w: --env %q is not KEY=VALUE: write --env %s=VALUE (or %s= for an empty value); tier does not copy values from its own environment", ErrSource, registry.Clip(e), registry.Clip(e), registry.Clip(e))
+		}
+		if k == "" || strings.ContainsFunc(k, unicode.IsSpace) || strings.ContainsRune(e, 0) {
+			return fmt.Errorf("%w: --env %q has no valid variable name before '=': write --env KEY=VALUE with a KEY of letters, digits and '_'", ErrSource, registry.Clip(e))
+		}
+	}
+	if o.Base != "" {
+		if _, err := registry.ParseReference(o.Base); err != nil {
+			return fmt.Errorf("%w: --base %w", ErrSource, err)
+		}
+	}
+	return nil
+}
+
+// Load returns the image or index a source names, and its kind. The
+// options are validated first, so bad input is refused before anything is
+// read or sent.
 func (l *Loader) Load(ctx context.Context, src string) (remote.Taggable, Kind, error) {
+	if err := l.Files.Validate(); err != nil {
+		return nil, "", err
+	}
 	fi, err := os.Stat(src)
 	switch {
 	case err == nil && fi.IsDir():
@@ -82,11 +108,11 @@ func (l *Loader) Load(ctx context.Context, src string) (remote.Taggable, Kind, e
 	case err == nil:
 		img, err := tarball.ImageFromPath(src, nil)
 		if err != nil {
-			return nil, KindTarball, fmt.Errorf("%w: reading %s as a docker-archive tarball (docker save): %v", ErrSource, src, err)
+			return nil, KindTarball, fmt.Errorf("%w: reading %s as a docker-archive tarball (docker save): %s", ErrSource, registry.Clip(src), registry.Clip(err.Error()))
 		}
 		return img, KindTarball, nil
 	case looksLikePath(src):
-		return nil, "", fmt.Errorf("%w: %s does not exist: give an OCI layout directory, a docker-archive tarball, a directory of files, or an image reference", ErrSource, src)
+		return nil, "", fmt.Errorf("%w: %s does not exist: give an OCI layout directory, a docker-archive tarball, a directory of files, or an image reference", ErrSource, registry.Clip(src))
 	}
 	t, err := l.remote(ctx, src)
 	return t, KindReference, err
@@ -99,18 +125,18 @@ func looksLikePath(s string) bool {
 func loadLayout(dir string) (remote.Taggable, error) {
 	p, err := layout.FromPath(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading OCI layout %s: %v", ErrSource, dir, err)
+		return nil, fmt.Errorf("%w: reading OCI layout %s: %s", ErrSource, registry.Clip(dir), registry.Clip(err.Error()))
 	}
 	idx, err := p.ImageIndex()
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading OCI layout %s: %v", ErrSource, dir, err)
+		return nil, fmt.Errorf("%w: reading OCI layout %s: %s", ErrSource, registry.Clip(dir), registry.Clip(err.Error()))
 	}
 	m, err := idx.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading %s/index.json: %v", ErrSource, dir, err)
+		return nil, fmt.Errorf("%w: reading %s/index.json: %s", ErrSource, registry.Clip(dir), registry.Clip(err.Error()))
 	}
 	if len(m.Manifests) != 1 {
-		return nil, fmt.Errorf("%w: OCI layout %s lists %d manifests in index.json; tier pushes one image or index: export a layout with exactly one", ErrSource, dir, len(m.Manifests))
+		return nil, fmt.Errorf("%w: OCI layout %s lists %d manifests in index.json; tier pushes one image or index: export a layout with exactly one", ErrSource, registry.Clip(dir), len(m.Manifests))
 	}
 	d := m.Manifests[0]
 	switch {
@@ -119,13 +145,17 @@ func loadLayout(dir string) (remote.Taggable, error) {
 	case d.MediaType.IsIndex():
 		return idx.ImageIndex(d.Digest)
 	}
-	return nil, fmt.Errorf("%w: OCI layout %s holds a %s, not an image or an index", ErrSource, dir, d.MediaType)
+	return nil, fmt.Errorf("%w: OCI layout %s holds a %s, not an image or an index", ErrSource, registry.Clip(dir), registry.Clip(string(d.MediaType)))
 }
 
 func (l *Loader) remote(ctx context.Context, src string) (remote.Taggable, error) {
-	ref, err := name.ParseReference(src)
+	ref, err := registry.ParseReference(src)
+	var re *registry.ReferenceError
+	if errors.As(err, &re) {
+		return nil, fmt.Errorf("%w: %q is neither a file, a directory nor an image reference: %s; give an existing path, or %s", ErrSource, registry.Clip(src), re.Why, registry.ReferenceForm)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q is neither a file, a directory nor an image reference: %v", ErrSource, src, err)
+		return nil, fmt.Errorf("%w: %w", ErrSource, err)
 	}
 	c, err := l.Registry(ref.Context().RegistryStr())
 	if err != nil {
@@ -151,7 +181,7 @@ func (l *Loader) files(ctx context.Context, dir string) (v1.Image, error) {
 		}
 		img, ok := t.(v1.Image)
 		if !ok {
-			return nil, fmt.Errorf("%w: base %s is a multi-platform index; name one platform's image by digest", ErrSource, o.Base)
+			return nil, fmt.Errorf("%w: base %s is a multi-platform index; name one platform's image by digest", ErrSource, registry.Clip(o.Base))
 		}
 		base = img
 	}
