@@ -78,7 +78,6 @@ func readFile(path string) ([]byte, error) {
 // checkFile refuses what is not a regular file of at most MaxFileSize
 // bytes.
 func checkFile(path string, fi fs.FileInfo) error {
-	const fix = "tier reads its configuration only from a regular file of at most " + maxFileSize + ": write it to a file and pass that file's path (--config PATH)"
 	m := fi.Mode()
 	switch {
 	case m.IsRegular():
@@ -88,16 +87,28 @@ func checkFile(path string, fi fs.FileInfo) error {
 		return nil
 	case m.IsDir():
 		return &Error{File: path, Msg: "is a directory, not a configuration file", Fix: "name the file in it, for example --config " + filepath.Join(path, DefaultFile)}
-	case m&fs.ModeNamedPipe != 0:
-		return &Error{File: path, Msg: "is a named pipe (FIFO), not a regular file", Fix: fix}
-	case m&fs.ModeSocket != 0:
-		return &Error{File: path, Msg: "is a socket, not a regular file", Fix: fix}
-	case m&fs.ModeCharDevice != 0:
-		return &Error{File: path, Msg: "is a character device, not a regular file", Fix: fix}
-	case m&fs.ModeDevice != 0:
-		return &Error{File: path, Msg: "is a block device, not a regular file", Fix: fix}
 	}
-	return &Error{File: path, Msg: "is not a regular file", Fix: fix}
+	return &Error{File: path, Msg: "is " + fileKind(m) + ", not a regular file",
+		Fix: "tier reads its configuration only from a regular file of at most " + maxFileSize + ": write it to a file and pass that file's path (--config PATH)"}
+}
+
+// fileKind names the kind of file of mode m: "a named pipe (FIFO)".
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "a regular file"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	}
+	return "a special file"
 }
 
 // tooLarge is the error for a file larger than MaxFileSize; size is its

@@ -48,7 +48,10 @@ func (p *parser) config(root *yaml.Node) *Config {
 			p.add(f["state_dir"].val, "omit state_dir to use "+DefaultStateDir+", or name a directory", "state_dir is empty")
 		} else {
 			c.StateDir = s
+			p.stateDir(s, f["state_dir"].val)
 		}
+	} else if pr, given := f["state_dir"]; !given || isNull(resolve(pr.val)) {
+		p.stateDir("", pr.val)
 	}
 	c.Services = p.services(f, r.Line)
 	c.Tiers = p.tiers(f, r.Line)
