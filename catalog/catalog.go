@@ -172,7 +172,7 @@ func (c *Catalog) Current(ctx context.Context, repo string, tier config.Tier) (C
 // The prefix must name exactly one commit tag.
 func (c *Catalog) ResolveCommit(ctx context.Context, repo, prefix string) (string, v1.Hash, error) {
 	if !tags.IsCommitPrefix(prefix) {
-		return "", v1.Hash{}, fmt.Errorf("%w: %q is not a commit hash or a prefix of one (4 to 64 lower-case hex digits)", tags.ErrInvalid, prefix)
+		return "", v1.Hash{}, fmt.Errorf("%w: %q is not a commit hash or a prefix of one (4 to 64 lower-case hex digits)", tags.ErrInvalid, registry.Clip(prefix))
 	}
 	all, err := c.Tags(ctx, repo)
 	if err != nil {
@@ -186,10 +186,10 @@ func (c *Catalog) ResolveCommit(ctx context.Context, repo, prefix string) (strin
 	}
 	switch len(hits) {
 	case 0:
-		return "", v1.Hash{}, fmt.Errorf("%w: no build of commit %s in %s: push it first with `tier push`", ErrNoBuild, prefix, c.Registry.Ref(repo, ""))
+		return "", v1.Hash{}, fmt.Errorf("%w: no build of commit %s in %s: push it first with `tier push`", ErrNoBuild, prefix, c.Registry.Name(repo))
 	case 1:
 	default:
-		return "", v1.Hash{}, fmt.Errorf("%w: commit prefix %s is ambiguous in %s: it matches %s; give more digits", tags.ErrInvalid, prefix, repo, strings.Join(short(hits), ", "))
+		return "", v1.Hash{}, fmt.Errorf("%w: commit prefix %s is ambiguous in %s: it matches %s; give more digits", tags.ErrInvalid, prefix, c.Registry.Name(repo), strings.Join(short(hits, maxListed), ", "))
 	}
 	d, err := c.Registry.Head(ctx, repo, hits[0])
 	if err != nil {
@@ -202,12 +202,12 @@ func (c *Catalog) ResolveCommit(ctx context.Context, repo, prefix string) (strin
 func (c *Catalog) ResolveDigest(ctx context.Context, repo, digest string) (v1.Hash, error) {
 	h, err := v1.NewHash(digest)
 	if err != nil {
-		return v1.Hash{}, fmt.Errorf("%w: %q is not a digest (sha256:<64 hex digits>)", tags.ErrInvalid, digest)
+		return v1.Hash{}, fmt.Errorf("%w: %q is not a digest (sha256:<64 hex digits>)", tags.ErrInvalid, registry.Clip(digest))
 	}
 	d, err := c.Registry.Head(ctx, repo, h.String())
 	var nf *registry.NotFoundError
 	if errors.As(err, &nf) {
-		return v1.Hash{}, fmt.Errorf("%w: %s is not in %s", ErrNoBuild, digest, repo)
+		return v1.Hash{}, fmt.Errorf("%w: %s is not in %s: give the digest of a build pushed there", ErrNoBuild, h, repo)
 	}
 	if err != nil {
 		return v1.Hash{}, err
@@ -215,10 +215,19 @@ func (c *Catalog) ResolveDigest(ctx context.Context, repo, digest string) (v1.Ha
 	return d.Digest, nil
 }
 
-func short(commits []string) []string {
-	out := make([]string, len(commits))
+// maxListed is how many matching commits an ambiguity error lists.
+const maxListed = 5
+
+// short abbreviates commits to 12 digits, listing at most n of them and
+// then how many more there are.
+func short(commits []string, n int) []string {
+	out := make([]string, 0, min(len(commits), n+1))
 	for i, c := range commits {
-		out[i] = c[:min(12, len(c))]
+		if i == n {
+			out = append(out, fmt.Sprintf("and %d more", len(commits)-n))
+			break
+		}
+		out = append(out, c[:min(12, len(c))])
 	}
 	return out
 }
