@@ -7,8 +7,11 @@ package awscred
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,7 +28,7 @@ import (
 // names of profiles, roles and environment variables.
 type Settings struct {
 	// Environment names the environment; the assumed role's session is
-	// "tier-<environment>" so CloudTrail says who deployed where.
+	// named after it (SessionName) so CloudTrail says who deployed where.
 	Environment        string
 	Region             string
 	Profile            string
@@ -125,7 +128,7 @@ func (c *Cache) build(ctx context.Context, s Settings) (aws.Config, error) {
 	}
 	if s.RoleARN != "" {
 		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), s.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = "tier-" + s.Environment
+			o.RoleSessionName = SessionName(s.Environment)
 			if s.ExternalID != "" {
 				o.ExternalID = aws.String(s.ExternalID)
 			}
@@ -148,6 +151,42 @@ func unset(getenv func(string) string, names ...string) string {
 	default:
 		return out[0] + " and " + out[1] + " are not set"
 	}
+}
+
+// maxSessionName is the longest RoleSessionName STS takes (AssumeRole,
+// STS API reference: 2 to 64 characters of [\w+=,.@-]).
+const maxSessionName = 64
+
+// SessionName returns the role session name tier uses for env:
+// "tier-<env>" when STS takes it. A longer name, or one with characters
+// STS refuses, is made to fit, the same way every time: the characters
+// outside [A-Za-z0-9_+=,.@-] become '-', the name is cut to leave room,
+// and "-" and the first 8 hex digits of the SHA-256 of env are appended,
+// so two long names that share a beginning still get different sessions.
+func SessionName(env string) string {
+	name := "tier-" + env
+	if len(name) <= maxSessionName && strings.IndexFunc(name, badSessionRune) < 0 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(env))
+	suffix := "-" + hex.EncodeToString(sum[:4])
+	clean := strings.Map(func(r rune) rune {
+		if badSessionRune(r) {
+			return '-'
+		}
+		return r
+	}, name)
+	// Each refused rune became one byte, so clean is ASCII.
+	return clean[:min(len(clean), maxSessionName-len(suffix))] + suffix
+}
+
+// badSessionRune reports whether STS refuses r in a role session name.
+func badSessionRune(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		return false
+	}
+	return !strings.ContainsRune("_+=,.@-", r)
 }
 
 // FromECS returns the settings of an environment's ecs block.

@@ -2,6 +2,8 @@ package awscred_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,4 +86,64 @@ func TestMissingKeysAndRegion(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no AWS region") {
 		t.Errorf("Config(no region) error = %v, want no AWS region", err)
 	}
+}
+
+// TestLongEnvironmentAssumesItsRole: STS takes role session names of 2 to
+// 64 characters of [\w+=,.@-] (AssumeRole, STS API reference); the
+// stand-in refuses others as STS does. An environment whose
+// "tier-<name>" is longer is still deployed, under a name cut to fit and
+// made unique by a hash of the whole name.
+func TestLongEnvironmentAssumesItsRole(t *testing.T) {
+	isolate(t)
+	fake := awsfake.New(t)
+	fake.AddKey("AKIADEV0000000000000", "111111111111")
+	role := "arn:aws:iam::222222222222:role/deployer"
+	env := map[string]string{"DEV_KEY": "AKIADEV0000000000000", "DEV_SECRET": "s1"}
+	c := &awscred.Cache{Endpoint: fake.URL, Getenv: func(k string) string { return env[k] }}
+	long := "payments-" + strings.Repeat("eu-central-1-", 5) + "blue"
+	for _, name := range []string{long, long + "2"} {
+		cfg, err := c.Config(t.Context(), awscred.Settings{Environment: name, Region: "us-east-1",
+			AccessKeyIDEnv: "DEV_KEY", SecretAccessKeyEnv: "DEV_SECRET", RoleARN: role})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sts.NewFromConfig(cfg).GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{}); err != nil {
+			t.Fatalf("GetCallerIdentity(%s) error = %v, want the role assumed", name, err)
+		}
+	}
+	roles := fake.AssumedRoles()
+	if len(roles) != 2 {
+		t.Fatalf("AssumeRole succeeded %d times, want 2", len(roles))
+	}
+	for i, r := range roles {
+		if len(r.SessionName) > 64 || !strings.HasPrefix(r.SessionName, "tier-payments-eu-central-1-") {
+			t.Errorf("session %d = %q (%d characters), want at most 64 starting with the environment's name", i, r.SessionName, len(r.SessionName))
+		}
+	}
+	if roles[0].SessionName == roles[1].SessionName {
+		t.Errorf("two environments share session %q", roles[0].SessionName)
+	}
+}
+
+func TestSessionName(t *testing.T) {
+	long := strings.Repeat("a", 70)
+	tests := []struct {
+		env, want string
+	}{
+		{"dev", "tier-dev"},
+		{"mb-prod.eu_1", "tier-mb-prod.eu_1"},
+		{strings.Repeat("a", 59), "tier-" + strings.Repeat("a", 59)},
+		{long, "tier-" + strings.Repeat("a", 50) + "-" + hash8(long)},
+		{"dev env/1", "tier-dev-env-1-" + hash8("dev env/1")},
+	}
+	for _, tt := range tests {
+		if got := awscred.SessionName(tt.env); got != tt.want {
+			t.Errorf("SessionName(%q) = %q, want %q", tt.env, got, tt.want)
+		}
+	}
+}
+
+func hash8(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:4])
 }

@@ -112,6 +112,12 @@ func (s *Server) assumeRole(w http.ResponseWriter, account, key string, form url
 	case session == "":
 		writeQueryError(w, APIError{400, "ValidationError", "1 validation error detected: Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null"})
 		return
+	case len(session) > 64:
+		writeQueryError(w, APIError{400, "ValidationError", fmt.Sprintf("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64", session)})
+		return
+	case len(session) < 2:
+		writeQueryError(w, APIError{400, "ValidationError", fmt.Sprintf("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2", session)})
+		return
 	case !sessionNameRE.MatchString(session):
 		writeQueryError(w, APIError{400, "ValidationError", fmt.Sprintf("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", session)})
 		return
