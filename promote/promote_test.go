@@ -248,13 +248,17 @@ func TestPromoteResolvesAllBeforeMoving(t *testing.T) {
 func TestReleaseTagNeverOverwritten(t *testing.T) {
 	f := newFixture(t)
 	f.promote(promote.Request{Tier: "prod", Services: []string{"api"}, Commit: commit1})
-	// Same second, another build: the tag exists and must not move.
-	_, err := f.p.Promote(context.Background(), promote.Request{Tier: "prod", Services: []string{"api"}, Commit: commit2})
-	if err == nil || !strings.Contains(err.Error(), "never overwritten") {
-		t.Fatalf("second release in the same second: error = %v, want refusal", err)
+	// Same second, another build: the tag exists and must not move; the
+	// build is released under the next free second.
+	res := f.promote(promote.Request{Tier: "prod", Services: []string{"api"}, Commit: commit2})
+	if res[0].Status != promote.Released || res[0].Tag != "prod-20201112T103001Z" || !strings.Contains(res[0].Note, "never overwritten") {
+		t.Errorf("second release in the same second = %+v, want released as prod-20201112T103001Z with a note", res[0])
 	}
 	if got := f.tag("api", "prod-20201112T103000Z"); got != f.digests["api@"+commit1] {
 		t.Errorf("prod-20201112T103000Z = %s, want it kept at %s", got, f.digests["api@"+commit1])
+	}
+	if got := f.tag("api", "prod-20201112T103001Z"); got != f.digests["api@"+commit2] {
+		t.Errorf("prod-20201112T103001Z = %s, want %s", got, f.digests["api@"+commit2])
 	}
 }
 

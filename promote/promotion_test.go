@@ -2,6 +2,7 @@ package promote_test
 
 import (
 	"context"
+	"io"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -254,24 +255,24 @@ func TestPromotionStoppedAfterSomeTagsMoved(t *testing.T) {
 	cfg.Services = append([]config.Service{}, cfg.Services...)
 	cfg.Services = append(cfg.Services, config.Service{Name: "worker", Repository: "worker"})
 	l.p.Config = &cfg
-	// worker has the build too, and a release tag of this very second
-	// already holds another build of worker.
-	var builds []v1.Hash
-	for _, commit := range []string{commit1, commit2} {
-		img, _ := random.Image(64, 1)
-		w, err := push.Push(ctx, l.reg, img, push.Request{Repository: "worker", Commit: commit, Created: time.Now()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		builds = append(builds, w.Digest)
-	}
-	if err := l.reg.Retag(ctx, "worker", builds[1], "prod-20201112T103000Z"); err != nil {
+	// worker has the build too, but the registry fails every write of
+	// worker's tags.
+	img, _ := random.Image(64, 1)
+	if _, err := push.Push(ctx, l.reg, img, push.Request{Repository: "worker", Commit: commit1, Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	failing, err := registry.New(l.reg.Host(), registry.Options{
+		Transport: refuseWrites{next: http.DefaultTransport, path: "/worker/manifests/"},
+		Retry: registry.Retry{Attempts: 2, Base: time.Millisecond, Cap: time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.p.Registry = failing
 	l.tg.Set("prod", targettest.Script{})
 	rep, err := l.p.Promote(ctx, promote.Request{Tier: "prod", Commit: commit1})
-	if err == nil || !strings.Contains(err.Error(), "never overwritten") || !strings.Contains(err.Error(), "the tags of api had already moved and were not deployed") {
-		t.Fatalf("Promote(prod) error = %v, want worker's release refused after api's moved", err)
+	if err == nil || !strings.Contains(err.Error(), "service worker") || !strings.Contains(err.Error(), "the tags of api had already moved and were not deployed") {
+		t.Fatalf("Promote(prod) error = %v, want worker's release failed after api's moved", err)
 	}
 	if rep == nil || len(rep.Tags) != 1 || rep.Tags[0].Service != "api" || rep.Tags[0].Status != promote.Released {
 		t.Fatalf("Promote(prod) report = %+v, want api's release only", rep)
@@ -283,4 +284,18 @@ func TestPromotionStoppedAfterSomeTagsMoved(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), `"verdict":"partial"`) || !strings.Contains(string(out), `"stopped":`) {
 		t.Errorf("json.Marshal(report) = %s, %v, want the verdict and why it stopped", out, err)
 	}
+}
+
+// refuseWrites answers 500 to every PUT whose path holds path, without
+// passing it on.
+type refuseWrites struct {
+	next http.RoundTripper
+	path string
+}
+
+func (r refuseWrites) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPut && strings.Contains(req.URL.Path, r.path) {
+		return &http.Response{StatusCode: http.StatusInternalServerError, Status: "500 Internal Server Error", Body: io.NopCloser(strings.NewReader("")), Header: http.Header{}, Request: req}, nil
+	}
+	return r.next.RoundTrip(req)
 }

@@ -1,6 +1,7 @@
 package promote_test
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"net/http"
@@ -16,18 +17,20 @@ import (
 	"github.com/tierdeploy/tier/registry"
 )
 
-// hook is a transport that calls on for every request to a manifest of
-// api tagged prod-*, after the registry answered it (or instead of
-// asking, when on returns a response).
+// hook is a transport that calls on for every request whose path holds
+// path ("/api/manifests/prod-" when empty: api's release tags), after the
+// registry answered it; when on returns a response, the client gets that
+// one instead.
 type hook struct {
 	next http.RoundTripper
+	path string
 	on   func(req *http.Request, resp *http.Response) *http.Response
 	mu   sync.Mutex
 }
 
 func (h *hook) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := h.next.RoundTrip(req)
-	if err != nil || !strings.Contains(req.URL.Path, "/api/manifests/prod-") {
+	if err != nil || !strings.Contains(req.URL.Path, cmp.Or(h.path, "/api/manifests/prod-")) {
 		return resp, err
 	}
 	h.mu.Lock()

@@ -99,14 +99,22 @@ func (p *Promoter) move(ctx context.Context, cat *catalog.Catalog, pl plan, dryR
 		return c, nil
 	}
 	if pl.tier.Release {
-		// A release tag is never overwritten.
+		// A release tag is never overwritten: one another release cut this
+		// second moves this one to the next free second.
+		taken := ""
 		if d, err := p.Registry.Head(ctx, repo, c.Tag); err == nil {
-			return TagChange{}, fmt.Errorf("release tag %s already exists (pointing at %s); release tags are never overwritten: try again in a second", c.Tag, d.Digest)
+			taken = fmt.Sprintf("%s already held %s", c.Tag, target.Short(d.Digest.String()))
+			if c.Tag, err = p.nextFree(ctx, repo, c.Tier, c.Tag); err != nil {
+				return TagChange{}, err
+			}
 		} else if nf := (*registry.NotFoundError)(nil); !errors.As(err, &nf) {
 			return TagChange{}, err
 		}
 		if err := p.release(ctx, repo, pl.digest, &c); err != nil {
 			return TagChange{}, err
+		}
+		if taken != "" {
+			c.Note = fmt.Sprintf("%s (release tags are never overwritten): released as %s", taken, c.Tag)
 		}
 		cat.Forget(repo)
 		return c, nil

@@ -24,7 +24,8 @@ func (a *app) promoteCmd() *cobra.Command {
 
 A mutable tier (tag: dev) has its tag moved to the build's digest. A release
 tier (release: true) gets a new immutable tag <tier>-<UTC time>, e.g.
-prod-20201112T103000Z; an existing release tag is never overwritten.
+prod-20201112T103000Z; an existing release tag is never overwritten (a
+release in the same second as another takes the next free second).
 
 The build is named by --commit (a full hash or a unique prefix) or --digest;
 without either, tier takes the digest the tier's 'from' tier points to now.
