@@ -46,12 +46,14 @@ func (p *parser) stateDir(dir string, n *yaml.Node) {
 		dir, name = DefaultStateDir, "the state directory "+DefaultStateDir+" (the default, as state_dir is not set)"
 	}
 	path := (&Config{Path: p.file, StateDir: dir}).StatePath()
-	if path != dir {
-		name += " (" + p.clip(path) + ")"
-	}
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return // not there yet, or not readable: the command that uses it says so
+	}
+	// The paths shown exist, so the system bounds their length; they are
+	// shown whole, as the way to find what to change.
+	if path != dir {
+		name += " (" + p.hide(path) + ")"
 	}
 	const fix = "point state_dir at a directory of tier's own, such as .tier (the default, next to this file) or /var/lib/tier"
 	resolved, err := filepath.EvalSymlinks(path)
@@ -64,7 +66,7 @@ func (p *parser) stateDir(dir string, n *yaml.Node) {
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			how = "is a symlink to"
 		}
-		p.add(n, fix, "%s %s %s, a system directory, which tier must not write into", name, how, p.clip(resolved))
+		p.add(n, fix, "%s %s %s, a system directory, which tier must not write into", name, how, p.hide(resolved))
 		return
 	}
 	if fi, err = os.Stat(path); err != nil || fi.IsDir() {
