@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -62,12 +61,15 @@ The created time defaults to the commit's time, so a rebuild gives the same dige
 				files.Created = when
 				if source == "" {
 					source = gitSource(ctx)
+				} else if clean := push.SourceURL(source); clean != strings.TrimSpace(source) {
+					// The value is not logged: what was removed may be a token.
+					a.log.Warn("--source-url is recorded without its user info, query string and fragment, which can hold credentials", "source", clean)
 				}
 				loader := &push.Loader{Files: files, Registry: func(host string) (*registry.Client, error) {
 					if host == s.reg.Host() {
 						return s.reg, nil
 					}
-					return registry.New(host, registry.Options{Transport: a.transport})
+					return registry.New(host, registry.Options{Transport: a.transport, Keychain: a.keychain, Log: a.log})
 				}}
 				img, kind, err := loader.Load(ctx, argv[1])
 				if err != nil {
@@ -129,21 +131,14 @@ func buildTime(ctx context.Context, flag, commit string, now func() time.Time) (
 	return now().UTC().Truncate(time.Second), nil
 }
 
-// gitSource returns the origin remote's URL with any credentials removed,
-// or "" outside a git checkout.
+// gitSource returns the origin remote's URL with any credentials removed
+// (push.SourceURL), or "" outside a git checkout.
 func gitSource(ctx context.Context) string {
 	u, err := git(ctx, "remote", "get-url", "origin")
-	if err != nil || u == "" {
+	if err != nil {
 		return ""
 	}
-	if p, err := url.Parse(u); err == nil && p.User != nil {
-		p.User = nil
-		return p.String()
-	}
-	if strings.Contains(u, "@") && strings.Contains(u, "://") {
-		return ""
-	}
-	return u
+	return push.SourceURL(u)
 }
 
 func git(ctx context.Context, args ...string) (string, error) {

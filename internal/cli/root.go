@@ -177,7 +177,7 @@ func (a *app) open(ctx context.Context) (*session, error) {
 		host, s.release = addr, release
 		a.log.Debug("embedded registry", "addr", addr, "dir", registryDir(cfg))
 	}
-	opts := registry.Options{Transport: a.transport, Keychain: a.keychain}
+	opts := registry.Options{Transport: a.transport, Keychain: a.keychain, Log: a.log}
 	if _, region, ok := ecr.ParseHost(host); ok {
 		// Tags move through the ECR API with the registry account's
 		// credentials (the default chain: AWS_PROFILE, role, ...).
