@@ -143,6 +143,9 @@ type Engine struct {
 	// Current re-reads what the tier's tag points to for svc now, after
 	// deploying, to detect a promotion that raced this one.
 	Current func(ctx context.Context, svc config.Service) (digest v1.Hash, commit string, err error)
+	// Platforms returns the platform manifests of digest when it is an
+	// image index, for a digest Current returned; may be nil.
+	Platforms func(ctx context.Context, svc config.Service, digest v1.Hash) []v1.Hash
 	// Commit names the commit of a digest for reports; may be nil.
 	Commit func(ctx context.Context, svc config.Service, digest v1.Hash) string
 	// Parallel bounds concurrent environments (DefaultParallel when 0).
@@ -416,6 +419,9 @@ func (e *Engine) converge(ctx context.Context, items []target.Deployment, result
 			it := items[i]
 			winner := it
 			winner.Digest, winner.Commit, winner.Image, winner.Platforms = now[it.Service.Name], commits[it.Service.Name], "", nil
+			if e.Platforms != nil {
+				winner.Platforms = e.Platforms(ctx, it.Service, winner.Digest)
+			}
 			res := e.one(ctx, winner, false)
 			deployed[i] = winner.Digest
 			r := &results[i]

@@ -194,6 +194,9 @@ func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Ti
 	if err != nil {
 		return rep, err
 	}
+	if err := p.platforms(ctx, cat, deployments); err != nil {
+		return rep, err
+	}
 	eng := &deploy.Engine{
 		Target:   p.Targets,
 		Parallel: p.Parallel,
@@ -203,6 +206,10 @@ func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Ti
 		Progress: p.Progress,
 		Current: func(ctx context.Context, svc config.Service) (v1.Hash, string, error) {
 			return p.current(ctx, tier, svc)
+		},
+		Platforms: func(ctx context.Context, svc config.Service, d v1.Hash) []v1.Hash {
+			ps, _ := cat.Platforms(ctx, svc.Repository, d)
+			return ps
 		},
 		Commit: func(ctx context.Context, svc config.Service, d v1.Hash) string {
 			b, err := cat.Build(ctx, svc.Repository, d)
@@ -229,9 +236,31 @@ func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Ti
 		if err != nil {
 			return rep, err
 		}
+		if err := p.platforms(ctx, cat, deployments); err != nil {
+			return rep, err
+		}
 		rep.Environments = eng.Run(ctx, deployments, false)
 	}
 	return rep, nil
+}
+
+// platforms fills in the platform manifests of deployments whose build is
+// an image index, read once per build.
+func (p *Promoter) platforms(ctx context.Context, cat *catalog.Catalog, deployments []target.Deployment) error {
+	read := map[v1.Hash][]v1.Hash{}
+	for i := range deployments {
+		d := &deployments[i]
+		ps, ok := read[d.Digest]
+		if !ok {
+			var err error
+			if ps, err = cat.Platforms(ctx, d.Service.Repository, d.Digest); err != nil {
+				return fmt.Errorf("service %s: reading the manifest of %s: %w", d.Service.Name, target.Short(d.Digest.String()), err)
+			}
+			read[d.Digest] = ps
+		}
+		d.Platforms = ps
+	}
+	return nil
 }
 
 // current re-reads, bypassing every cache, what the tier's tag of svc

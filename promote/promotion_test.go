@@ -2,9 +2,9 @@ package promote_test
 
 import (
 	"context"
-	"io"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -14,12 +14,14 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
+	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/deploy"
 	"github.com/tierdeploy/tier/internal/testreg"
 	"github.com/tierdeploy/tier/promote"
 	"github.com/tierdeploy/tier/push"
 	"github.com/tierdeploy/tier/registry"
+	"github.com/tierdeploy/tier/status"
 	"github.com/tierdeploy/tier/target"
 	"github.com/tierdeploy/tier/target/targettest"
 )
@@ -263,7 +265,7 @@ func TestPromotionStoppedAfterSomeTagsMoved(t *testing.T) {
 	}
 	failing, err := registry.New(l.reg.Host(), registry.Options{
 		Transport: refuseWrites{next: http.DefaultTransport, path: "/worker/manifests/"},
-		Retry: registry.Retry{Attempts: 2, Base: time.Millisecond, Cap: time.Millisecond},
+		Retry:     registry.Retry{Attempts: 2, Base: time.Millisecond, Cap: time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -298,4 +300,44 @@ func (r refuseWrites) RoundTrip(req *http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: http.StatusInternalServerError, Status: "500 Internal Server Error", Body: io.NopCloser(strings.NewReader("")), Header: http.Header{}, Request: req}, nil
 	}
 	return r.next.RoundTrip(req)
+}
+
+// A multi-platform build (an image index) is running when the platform
+// reports one of its platform manifests, as ECS reports imageDigest.
+func TestPromotionOfAnIndex(t *testing.T) {
+	ctx := context.Background()
+	l := newLibrary(t)
+	idx, err := random.Index(128, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := "3333333333333333333333333333333333333333"
+	res, err := push.Push(ctx, l.reg, idx, push.Request{Repository: "api", Commit: commit, Created: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := m.Manifests[1].Digest
+	for _, env := range []string{"dev", "mb-dev"} {
+		l.tg.Set(env, targettest.Script{ConvergeAfter: time.Millisecond, Reports: &child})
+	}
+	rep, err := l.p.Promote(ctx, promote.Request{Tier: "dev", Commit: commit})
+	if err != nil {
+		t.Fatalf("Promote(dev, index) error = %v", err)
+	}
+	if rep.Verdict() != deploy.Done || rep.Tags[0].Digest != res.Digest.String() {
+		t.Errorf("Promote(dev, index) = %s (%s), tag on %s; want done on the index %s", rep.Verdict(), rep.Problem(), rep.Tags[0].Digest, res.Digest)
+	}
+	g, err := status.Environments(ctx, l.p.Config, catalog.New(l.reg), l.p.Targets, status.Options{Tier: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range g.Environments {
+		if e.State != target.InSync {
+			t.Errorf("status of %s running the platform manifest %s = %s, want in-sync", e.Name, target.Short(child.String()), e.State)
+		}
+	}
 }

@@ -107,17 +107,22 @@ func observe(ctx context.Context, cat *catalog.Catalog, targets target.Factory, 
 			row.RunningCommit = b.Commit
 		}
 	}
-	row.State = state(obs, row.DesiredDigest)
+	var platforms []v1.Hash
+	if h, err := v1.NewHash(row.DesiredDigest); err == nil && !obs.RunsOnly(h) {
+		// Perhaps an index whose platform manifest the platform reports.
+		platforms, _ = cat.Platforms(ctx, svc.Repository, h)
+	}
+	row.State = state(obs, row.DesiredDigest, platforms)
 }
 
 // state compares what runs with what should.
-func state(obs target.Observation, desired string) target.State {
+func state(obs target.Observation, desired string, platforms []v1.Hash) target.State {
 	switch obs.State {
 	case target.NotDeployed, target.Failed, target.Deploying:
 		return obs.State
 	}
 	if desired != "" {
-		if h, err := v1.NewHash(desired); err == nil && obs.RunsOnly(h) {
+		if h, err := v1.NewHash(desired); err == nil && obs.RunsOnly(h, platforms...) {
 			return target.InSync
 		}
 	}
