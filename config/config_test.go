@@ -264,10 +264,10 @@ var rejectTests = []struct {
 	{"registry bad path", "registry: localhost/Team\nservices: {api: }\ntiers: [{name: dev, tag: dev}]\n", []problem{{1, "invalid path"}}, ""},
 	{"registry as mapping", "registry: {host: x}\nservices: {api: }\ntiers: [{name: dev, tag: dev}]\n", []problem{{1, "registry must be a string, not a mapping"}}, ""},
 	{"registry with credentials", "registry: \"user:hunter2hunter2@r.example.com\"\nservices: {api: }\ntiers: [{name: dev, tag: dev}]\n", []problem{
-		{1, "registry holds credentials (the part before '@'), which do not belong in the registry address: write only the address (registry: r.example.com) and log in with `docker login HOST` or a Docker credential helper (see docs/registry.md)"},
+		{1, "registry holds credentials (the part before '@'), which do not belong in the registry address: write only the address (registry: r.example.com) and log in with `docker login r.example.com` or a Docker credential helper (see docs/registry.md)"},
 	}, "hunter2"},
 	{"registry with scheme and short password", "registry: https://deploy:s3cr3t@r.example.com:5000/team\nservices: {api: }\ntiers: [{name: dev, tag: dev}]\n", []problem{
-		{1, "registry holds credentials (the part before '@'), which do not belong in the registry address: write only the address (registry: r.example.com:5000/team)"},
+		{1, "registry holds credentials (the part before '@'), which do not belong in the registry address: write only the address (registry: r.example.com:5000/team) and log in with `docker login r.example.com:5000`"},
 	}, "s3cr3t"},
 	{"registry with a slash in the password", "registry: user:pa/ss@r.example.com\nservices: {api: }\ntiers: [{name: dev, tag: dev}]\n", []problem{{1, "registry holds credentials"}}, "pa/ss"},
 	{"registry with a token", "registry: ghp_0123456789abcdef@ghcr.io/team\nservices: {api: }\ntiers: [{name: dev, tag: dev}]\n", []problem{{1, "registry holds credentials"}}, "0123456789abcdef"},

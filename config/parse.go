@@ -77,11 +77,12 @@ func (p *parser) registry(n *yaml.Node, s string) bool {
 		if len(secret) >= 8 {
 			p.redact = append(p.redact, secret)
 		}
-		addr := "HOST[:PORT][/PATH]"
+		addr, host := "HOST[:PORT][/PATH]", "HOST"
 		if rest != "" && checkRegistry(rest, p.quote) == "" {
 			addr = p.clip(rest)
+			host, _, _ = strings.Cut(addr, "/")
 		}
-		p.add(n, "write only the address (registry: "+addr+") and log in with `docker login HOST` or a Docker credential helper (see docs/registry.md)",
+		p.add(n, "write only the address (registry: "+addr+") and log in with `docker login "+host+"` or a Docker credential helper (see docs/registry.md)",
 			"registry holds credentials (the part before '@'), which do not belong in the registry address")
 		return false
 	}

@@ -141,7 +141,7 @@ func TestConfigInput(t *testing.T) {
 				e.config("registry: \"deployer:hunter2hunter2@registry.example.com\"\n" + valid)
 				return []string{"validate"}, nil
 			},
-			want: []string{"tier.yaml:1: registry holds credentials (the part before '@'), which do not belong in the registry address: write only the address (registry: registry.example.com) and log in with `docker login HOST` or a Docker credential helper (see docs/registry.md)"},
+			want: []string{"tier.yaml:1: registry holds credentials (the part before '@'), which do not belong in the registry address: write only the address (registry: registry.example.com) and log in with `docker login registry.example.com` or a Docker credential helper (see docs/registry.md)"},
 			hide: []string{"hunter2", "deployer"},
 		},
 	}
