@@ -3,6 +3,8 @@ package promote_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -351,4 +353,45 @@ func TestRollbackMutable(t *testing.T) {
 	if res[0].Commit != commit2 || f.tag("api", "dev") != f.digests["api@"+commit2] {
 		t.Errorf("Rollback(dev, digest) = %+v, want dev on commit %s", res[0], commit2)
 	}
+}
+
+// A rollback to a release whose image the registry no longer has (a
+// lifecycle policy expired it) moves nothing and says why.
+func TestRollbackToAnExpiredBuild(t *testing.T) {
+	f := newFixture(t)
+	f.promote(promote.Request{Tier: "prod", Commit: commit1})
+	f.clock = f.clock.Add(time.Hour)
+	f.promote(promote.Request{Tier: "prod", Commit: commit2})
+	// worker's first release image is gone from the registry (its
+	// manifest answers 404 MANIFEST_UNKNOWN, as after a lifecycle expiry).
+	gone := f.digests["team/worker@"+commit1]
+	c, err := registry.New(f.reg.Host(), registry.Options{Transport: missing{next: http.DefaultTransport, path: "/team/worker/manifests/" + gone.String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.p.Registry = c
+	before := f.tag("api", "prod-20201112T113000Z")
+	f.clock = f.clock.Add(time.Hour)
+	_, err = f.p.Rollback(context.Background(), promote.RollbackRequest{Tier: "prod", To: "prod-20201112T103000Z"})
+	if err == nil || !strings.Contains(err.Error(), "service worker") || !strings.Contains(err.Error(), "nothing was moved") {
+		t.Fatalf("Rollback(prod) to an expired build error = %v, want it refused", err)
+	}
+	if got := f.tag("api", "prod-20201112T113000Z"); got != before || len(f.releases("api")) != 2 {
+		t.Errorf("a release tag moved or was cut although the rollback was refused: %v", f.releases("api"))
+	}
+}
+
+// missing answers 404 MANIFEST_UNKNOWN for the manifest at path.
+type missing struct {
+	next http.RoundTripper
+	path string
+}
+
+func (m missing) RoundTrip(req *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(req.URL.Path, m.path) {
+		body := `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`
+		return &http.Response{StatusCode: http.StatusNotFound, Status: "404 Not Found", Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
+	}
+	return m.next.RoundTrip(req)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/tags"
+	"github.com/tierdeploy/tier/target"
 )
 
 // RollbackRequest asks to put a tier back on an earlier build.
@@ -46,6 +47,13 @@ func (p *Promoter) Rollback(ctx context.Context, req RollbackRequest) (*Report, 
 			return nil, fmt.Errorf("service %s: %w", s.Name, err)
 		}
 		plans = append(plans, pl)
+	}
+	// Every build gone back to must still exist (a registry lifecycle
+	// policy may have expired it) before any tag moves.
+	for _, pl := range plans {
+		if _, err := cat.Build(ctx, pl.svc.Repository, pl.digest); err != nil {
+			return nil, fmt.Errorf("service %s: the build to go back to, %s (%s), cannot be read: %w; nothing was moved (if a lifecycle policy expired it, see tier doctor)", pl.svc.Name, target.Short(pl.digest.String()), pl.source, err)
+		}
 	}
 	return p.run(ctx, cat, tier, plans, req.DryRun)
 }
