@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ECS stand-in: the JSON 1.1 operations tier calls (DescribeServices,
@@ -19,6 +20,10 @@ import (
 // Outcome (see Rollout). Images resolve to digests when a deployment is
 // created, through SetImageDigest (or a digest in the reference); a task
 // whose image does not resolve fails to start with CannotPullContainerError.
+// ListServiceDeployments pages as the API reference says (20 by default,
+// maxResults up to 100, nextToken) and answers oldest first: the reference
+// documents no order, and a caller must not take the first entry for the
+// newest.
 
 func (s *Server) ecsCall(account, region, op string, body []byte) (any, *APIError) {
 	r := s.ecs.region(account, region)
@@ -44,6 +49,10 @@ func (s *Server) ecsCall(account, region, op string, body []byte) (any, *APIErro
 }
 
 func ecsErr(code, msg string) *APIError { return &APIError{400, code, msg} }
+
+// reservedTag reports whether a tag key or value starts with aws: in any
+// case.
+func reservedTag(s string) bool { return len(s) >= 4 && strings.EqualFold(s[:4], "aws:") }
 
 func decodeJSON(body []byte, v any) *APIError {
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -198,6 +207,19 @@ func (e *ecsState) registerTaskDefinition(r *ecsRegion, body []byte) (any, *APIE
 	}
 	tags, _ := def["tags"].([]any)
 	delete(def, "tags")
+	for _, tag := range tags {
+		// RegisterTaskDefinition (API reference, tags): "Do not use aws:,
+		// AWS:, or any upper or lowercase combination of such as a prefix
+		// for either keys or values as it is reserved for Amazon Web
+		// Services use." The reference names no error; the code and
+		// message here are the stand-in's.
+		m, _ := tag.(map[string]any)
+		k, _ := m["key"].(string)
+		v, _ := m["value"].(string)
+		if reservedTag(k) || reservedTag(v) {
+			return nil, ecsErr("InvalidParameterException", fmt.Sprintf("Tag %q uses the aws: prefix, which is reserved for AWS use.", k))
+		}
+	}
 	t, aerr := e.register(r, def, tags)
 	if aerr != nil {
 		return nil, aerr
@@ -221,6 +243,20 @@ func (e *ecsState) updateService(r *ecsRegion, body []byte) (any, *APIError) {
 	if svc.status != active {
 		return nil, ecsErr("ServiceNotActiveException", "Service was not ACTIVE.")
 	}
+	if svc.controller != ControllerECS {
+		// UpdateService (API reference): a CODE_DEPLOY service takes a new
+		// task definition only from a CodeDeploy deployment, an EXTERNAL
+		// one only from a new task set. The CODE_DEPLOY message is the one
+		// public reports quote; the others are the stand-in's.
+		switch {
+		case in.TaskDefinition != nil && svc.controller == ControllerCodeDeploy:
+			return nil, ecsErr("InvalidParameterException", "Unable to update task definition on services with a CODE_DEPLOY deployment controller. Use AWS CodeDeploy to trigger a new deployment.")
+		case in.TaskDefinition != nil:
+			return nil, ecsErr("InvalidParameterException", "Unable to update task definition on services with a EXTERNAL deployment controller. Use CreateTaskSet to deploy a new task set.")
+		case in.ForceNewDeployment:
+			return nil, ecsErr("InvalidParameterException", fmt.Sprintf("Unable to force a new deployment on services with a %s deployment controller.", svc.controller))
+		}
+	}
 	td := r.taskDef(svc.taskDef)
 	if in.TaskDefinition != nil {
 		td = r.taskDef(*in.TaskDefinition)
@@ -241,7 +277,7 @@ func (e *ecsState) updateService(r *ecsRegion, body []byte) (any, *APIError) {
 		}
 	}
 	if in.ForceNewDeployment || td.arn != svc.taskDef {
-		e.newDeployment(r, c, svc, td, nil)
+		e.newDeployment(r, c, svc, td)
 	}
 	return map[string]any{"service": serviceJSON(c, svc)}, nil
 }
@@ -328,23 +364,58 @@ func (e *ecsState) describeTasks(r *ecsRegion, body []byte) (any, *APIError) {
 }
 
 // listServiceDeployments answers ListServiceDeployments: the service's
-// deployments newest first, with their status and reason.
+// service deployments, oldest first, filtered by status and createdAt,
+// maxResults (1 to 100, 20 when not given) a page with a nextToken while
+// more remain.
 func (e *ecsState) listServiceDeployments(r *ecsRegion, body []byte) (any, *APIError) {
 	var in ecsListServiceDeploymentsRequest
 	if err := decodeJSON(body, &in); err != nil {
 		return nil, err
 	}
+	if in.Service == "" {
+		return nil, ecsErr("InvalidParameterException", "Service cannot be empty.")
+	}
 	c, svc, aerr := r.clusterService(in.Cluster, in.Service)
 	if aerr != nil {
 		return nil, aerr
 	}
-	e.advance(r, c, svc)
-	out := []any{}
-	for i, sd := range svc.history {
-		if in.MaxResults != nil && i >= *in.MaxResults {
-			break
+	limit := 20
+	if in.MaxResults != nil {
+		if *in.MaxResults < 1 || *in.MaxResults > 100 {
+			return nil, ecsErr("InvalidParameterException", "maxResults must be between 1 and 100.")
 		}
+		limit = *in.MaxResults
+	}
+	var after, before time.Time
+	if in.CreatedAt != nil {
+		after, before = in.CreatedAt.After.time(), in.CreatedAt.Before.time()
+	}
+	var match []*ecsServiceDeployment
+	for _, sd := range svc.history {
+		switch {
+		case len(in.Status) > 0 && !slices.Contains(in.Status, sd.status),
+			!after.IsZero() && !sd.createdAt.After(after),
+			!before.IsZero() && !sd.createdAt.Before(before):
+			continue
+		}
+		match = append(match, sd)
+	}
+	start := 0
+	if in.NextToken != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(in.NextToken, "fake-sd-next-"))
+		if err != nil || !strings.HasPrefix(in.NextToken, "fake-sd-next-") || n < 0 || n > len(match) {
+			return nil, ecsErr("InvalidParameterException", "Invalid token.")
+		}
+		start = n
+	}
+	end := min(start+limit, len(match))
+	out := []any{}
+	for _, sd := range match[start:end] {
 		out = append(out, serviceDeploymentJSON(c, svc, sd))
 	}
-	return map[string]any{"serviceDeployments": out}, nil
+	answer := map[string]any{"serviceDeployments": out}
+	if end < len(match) {
+		answer["nextToken"] = fmt.Sprintf("fake-sd-next-%d", end)
+	}
+	return answer, nil
 }

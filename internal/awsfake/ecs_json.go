@@ -54,10 +54,35 @@ type ecsDescribeTasksRequest struct {
 }
 
 type ecsListServiceDeploymentsRequest struct {
-	Cluster    string `json:"cluster"`
-	Service    string `json:"service"`
+	Cluster   string   `json:"cluster"`
+	Service   string   `json:"service"`
+	Status    []string `json:"status"`
+	CreatedAt *struct {
+		After  epochTime `json:"after"`
+		Before epochTime `json:"before"`
+	} `json:"createdAt"`
 	MaxResults *int   `json:"maxResults"`
+	NextToken  string `json:"nextToken"`
 }
+
+// epochTime is a timestamp as the JSON protocols send it (seconds since
+// the epoch, maybe with a fraction); zero when absent.
+type epochTime struct{ t time.Time }
+
+func (e *epochTime) UnmarshalJSON(b []byte) error {
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	f, err := n.Float64()
+	if err != nil {
+		return err
+	}
+	e.t = time.UnixMilli(int64(f * 1000))
+	return nil
+}
+
+func (e epochTime) time() time.Time { return e.t }
 
 // Answers.
 
@@ -88,6 +113,11 @@ func clusterJSON(c *ecsCluster) map[string]any {
 func serviceJSON(c *ecsCluster, svc *ecsService) map[string]any {
 	running, pending := 0, 0
 	deployments := []any{}
+	if svc.controller != ControllerECS {
+		// CODE_DEPLOY and EXTERNAL services list task sets, not
+		// deployments.
+		return serviceWithTaskSets(c, svc)
+	}
 	for _, d := range svc.deployments {
 		running += len(d.tasks)
 		p := 0
@@ -103,6 +133,26 @@ func serviceJSON(c *ecsCluster, svc *ecsService) map[string]any {
 			"rolloutState": d.rollout, "rolloutStateReason": d.reason,
 		})
 	}
+	out := serviceBase(c, svc)
+	out["runningCount"], out["pendingCount"] = running, pending
+	dc := map[string]any{
+		"deploymentCircuitBreaker": map[string]any{"enable": svc.breaker, "rollback": svc.rollback},
+		"maximumPercent":           200, "minimumHealthyPercent": 100, "strategy": svc.strategy,
+	}
+	if svc.bakes() {
+		dc["bakeTimeInMinutes"] = svc.bake
+	}
+	out["deploymentConfiguration"] = dc
+	out["deployments"] = deployments
+	if svc.current != nil {
+		out["currentServiceDeployment"] = svc.current.arn
+	}
+	return out
+}
+
+// serviceBase is what every service's description holds, whatever its
+// deployment controller.
+func serviceBase(c *ecsCluster, svc *ecsService) map[string]any {
 	events := []any{}
 	for _, ev := range svc.events {
 		events = append(events, map[string]any{"id": ev.id, "createdAt": epoch(ev.at), "message": ev.message})
@@ -110,24 +160,51 @@ func serviceJSON(c *ecsCluster, svc *ecsService) map[string]any {
 	return map[string]any{
 		"serviceArn": svc.arn, "serviceName": svc.name, "clusterArn": c.arn,
 		"loadBalancers": []any{}, "serviceRegistries": []any{},
-		"status": svc.status, "desiredCount": svc.desired, "runningCount": running, "pendingCount": pending,
+		"status": svc.status, "desiredCount": svc.desired, "runningCount": 0, "pendingCount": 0,
 		"launchType": "FARGATE", "platformVersion": "LATEST", "platformFamily": "Linux",
-		"taskDefinition": svc.taskDef,
-		"deploymentConfiguration": map[string]any{
-			"deploymentCircuitBreaker": map[string]any{"enable": svc.breaker, "rollback": svc.rollback},
-			"maximumPercent":           200, "minimumHealthyPercent": 100,
-		},
-		"deployments": deployments, "events": events,
+		"taskDefinition":       svc.taskDef,
+		"events":               events,
 		"createdAt":            epoch(svc.createdAt),
 		"placementConstraints": []any{}, "placementStrategy": []any{},
-		"schedulingStrategy": "REPLICA", "deploymentController": map[string]any{"type": "ECS"},
+		"schedulingStrategy": "REPLICA", "deploymentController": map[string]any{"type": svc.controller},
 		"enableECSManagedTags": false, "propagateTags": "NONE", "enableExecuteCommand": false,
 	}
 }
 
+// serviceWithTaskSets describes a CODE_DEPLOY or EXTERNAL service: an
+// empty deployments list and its PRIMARY task set (the stand-in's PRIMARY
+// deployment, shown as one).
+func serviceWithTaskSets(c *ecsCluster, svc *ecsService) map[string]any {
+	out := serviceBase(c, svc)
+	out["deployments"] = []any{}
+	out["deploymentConfiguration"] = map[string]any{"maximumPercent": 200, "minimumHealthyPercent": 100}
+	sets := []any{}
+	running := 0
+	for _, d := range svc.deployments {
+		running += len(d.tasks)
+		stability := "STABILIZING"
+		if d.rollout == completed {
+			stability = "STEADY_STATE"
+		}
+		sets = append(sets, map[string]any{
+			"id": d.id, "taskSetArn": strings.Replace(svc.arn, ":service/", ":task-set/", 1) + "/" + d.id,
+			"serviceArn": svc.arn, "clusterArn": c.arn, "status": d.status, "taskDefinition": d.taskDef,
+			"computedDesiredCount": d.desired, "pendingCount": 0, "runningCount": len(d.tasks),
+			"createdAt": epoch(d.createdAt), "updatedAt": epoch(d.updated),
+			"launchType": "FARGATE", "platformVersion": "1.4.0", "platformFamily": "Linux",
+			"scale": map[string]any{"value": 100, "unit": "PERCENT"}, "stabilityStatus": stability,
+			"stabilityStatusAt": epoch(d.updated), "loadBalancers": []any{}, "serviceRegistries": []any{},
+		})
+	}
+	out["runningCount"] = running
+	out["taskSets"] = sets
+	return out
+}
+
 func serviceDeploymentJSON(c *ecsCluster, svc *ecsService, sd *ecsServiceDeployment) map[string]any {
 	m := map[string]any{"serviceDeploymentArn": sd.arn, "serviceArn": svc.arn, "clusterArn": c.arn,
-		"status": sd.status, "createdAt": epoch(sd.createdAt), "targetServiceRevisionArn": sd.taskDef}
+		"status": sd.status, "createdAt": epoch(sd.createdAt), "startedAt": epoch(sd.createdAt),
+		"targetServiceRevisionArn": sd.revisionARN}
 	if sd.reason != "" {
 		m["statusReason"] = sd.reason
 	}
@@ -148,6 +225,9 @@ func taskJSON(c *ecsCluster, t *ecsTask) map[string]any {
 		}
 		if ct.exitCode != nil {
 			m["exitCode"] = *ct.exitCode
+		}
+		if ct.reason != "" {
+			m["reason"] = ct.reason
 		}
 		containers = append(containers, m)
 	}

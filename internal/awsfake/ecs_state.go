@@ -25,6 +25,29 @@ const (
 	failed     = "FAILED"
 )
 
+// Deployment controllers (DeploymentController.type) and deployment
+// strategies of the ECS controller (DeploymentConfiguration.strategy), as
+// the ECS API reference spells them.
+const (
+	ControllerECS        = "ECS"
+	ControllerCodeDeploy = "CODE_DEPLOY"
+	ControllerExternal   = "EXTERNAL"
+
+	StrategyRolling   = "ROLLING"
+	StrategyBlueGreen = "BLUE_GREEN"
+	StrategyLinear    = "LINEAR"
+	StrategyCanary    = "CANARY"
+)
+
+// Service deployment statuses (ListServiceDeployments), as ECS spells them.
+const (
+	sdInProgress         = "IN_PROGRESS"
+	sdSuccessful         = "SUCCESSFUL"
+	sdStopped            = "STOPPED"
+	sdRollbackInProgress = "ROLLBACK_IN_PROGRESS"
+	sdRollbackSuccessful = "ROLLBACK_SUCCESSFUL"
+)
+
 // TaskDef is a task definition for AddService.
 type TaskDef struct {
 	Family string
@@ -55,15 +78,29 @@ type ServiceView struct {
 	// service's running tasks, sorted, without repeats.
 	RunningDigests map[string][]string
 	Events         []string
+	// ServiceDeployments is the service deployment history, oldest first.
+	ServiceDeployments []ServiceDeploymentView
+	// CurrentServiceDeployment is the ARN DescribeServices reports as
+	// currentServiceDeployment.
+	CurrentServiceDeployment string
+}
+
+// ServiceDeploymentView is one service deployment, for assertions.
+type ServiceDeploymentView struct {
+	ARN, Status, Reason, TaskDefinition string
 }
 
 // DeploymentView is one deployment of a service, newest first.
 type DeploymentView struct {
 	ID, Status, TaskDefinition  string
 	RolloutState, RolloutReason string
-	Desired, Running, Failed    int
-	Digests                     map[string]string
-	Rollback                    bool
+	// Failed is the deployment's failedTasks: its consecutive failed
+	// tasks, reset when a task reaches RUNNING.
+	Desired, Running, Failed int
+	Digests                  map[string]string
+	// Rollback: the circuit breaker made this deployment PRIMARY again to
+	// roll the service back to it.
+	Rollback bool
 }
 
 type ecsState struct {
@@ -71,7 +108,13 @@ type ecsState struct {
 	digests  map[string]string
 	resolver func(account, region, image string) (string, bool)
 	n        int
+	// skew moves the stand-in's clock ahead of the real one (AdvanceClock):
+	// bake times are measured on it.
+	skew time.Duration
 }
+
+// now is the stand-in's clock.
+func (e *ecsState) now() time.Time { return time.Now().Add(e.skew) }
 
 func newECS() *ecsState {
 	return &ecsState{regions: map[string]*ecsRegion{}, digests: map[string]string{}}
@@ -118,15 +161,31 @@ type ecsService struct {
 	events        []ecsEvent // newest first
 	createdAt     time.Time
 	// history is what ListServiceDeployments answers: one entry per
-	// update, newest first, kept after its deployment is drained.
+	// update that started a deployment, oldest first, kept after its
+	// deployment is drained; current is the latest
+	// (currentServiceDeployment).
 	history []*ecsServiceDeployment
+	current *ecsServiceDeployment
+	// controller is deploymentController.type; strategy and bake are the
+	// ECS controller's deploymentConfiguration.strategy and
+	// bakeTimeInMinutes.
+	controller string
+	strategy   string
+	bake       int
+}
+
+// bakes reports whether the service's strategy keeps the previous
+// revision through a bake time (BLUE_GREEN, LINEAR, CANARY).
+func (svc *ecsService) bakes() bool {
+	return svc.strategy == StrategyBlueGreen || svc.strategy == StrategyLinear || svc.strategy == StrategyCanary
 }
 
 // ecsServiceDeployment is one service deployment as ListServiceDeployments
 // reports it (status SUCCESSFUL, STOPPED, IN_PROGRESS, ROLLBACK_*).
 type ecsServiceDeployment struct {
-	arn, status, reason, taskDef string
-	createdAt, finishedAt        time.Time
+	arn, revisionARN        string
+	status, reason, taskDef string
+	createdAt, finishedAt   time.Time
 }
 
 type ecsEvent struct {
@@ -138,15 +197,22 @@ type ecsEvent struct {
 type ecsDeployment struct {
 	id, status, taskDef string
 	rollout, reason     string
-	desired, failed     int
-	createdAt, updated  time.Time
-	digests             map[string]string // container → resolved digest
-	pullErr             string
-	rollback            bool
-	step                int
-	tasks               []*ecsTask
+	desired             int
+	// failed is failedTasks: the consecutive failed tasks, reset to 0 when
+	// a task reaches RUNNING.
+	failed             int
+	createdAt, updated time.Time
+	digests            map[string]string // container → resolved digest
+	pullErr            string
+	rollback           bool
+	step               int
+	tasks              []*ecsTask
+	// bakeUntil is when the bake time of a BLUE_GREEN, LINEAR or CANARY
+	// deployment ends, once every new task runs.
+	bakeUntil time.Time
 	// sd is the service deployment this deployment carries out (a
-	// rollback deployment carries the one it rolls back).
+	// deployment made PRIMARY again by a rollback carries the one it
+	// rolls back).
 	sd *ecsServiceDeployment
 }
 
@@ -161,7 +227,9 @@ type ecsTask struct {
 
 type ecsTaskContainer struct {
 	name, image, digest string
-	exitCode            *int
+	// reason is the container's reason (a pull failure's message).
+	reason   string
+	exitCode *int
 }
 
 func (e *ecsState) region(account, region string) *ecsRegion {
@@ -227,16 +295,76 @@ func (s *Server) AddService(account, region, cluster, service string, td TaskDef
 	if aerr != nil {
 		panic(fmt.Sprintf("awsfake: AddService: %s: %s", aerr.Code, aerr.Message))
 	}
-	now := time.Now()
+	now := s.ecs.now()
 	svc := &ecsService{name: service, arn: r.arn("service", cluster+"/"+service), status: active, desired: desiredCount,
-		breaker: true, rollback: circuitBreakerRollback, createdAt: now}
+		breaker: true, rollback: circuitBreakerRollback, createdAt: now, controller: ControllerECS, strategy: StrategyRolling}
 	c.services[service] = svc
-	d := s.ecs.newDeployment(r, c, svc, t, nil)
+	d := s.ecs.newDeployment(r, c, svc, t)
 	if d.pullErr == "" {
 		s.ecs.setRunning(r, c, svc, d, d.desired)
 		s.ecs.complete(r, c, svc, d)
 	}
 	return t.arn
+}
+
+// SetDeploymentController sets the service's deploymentController.type
+// (ControllerECS, ControllerCodeDeploy, ControllerExternal), as
+// CreateService would have. A CODE_DEPLOY or EXTERNAL service lists no
+// deployments but task sets, and refuses a new task definition through
+// UpdateService.
+func (s *Server) SetDeploymentController(account, region, cluster, service, controller string) {
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
+	if svc := s.ecs.service(account, region, cluster, service); svc != nil {
+		svc.controller = controller
+	}
+}
+
+// SetDeploymentStrategy sets the ECS controller's deployment strategy
+// (StrategyRolling, StrategyBlueGreen, StrategyLinear, StrategyCanary) and
+// its bakeTimeInMinutes. With a bake time, a deployment whose new tasks
+// all run stays IN_PROGRESS, the previous revision's tasks still running,
+// until that many minutes of the stand-in's clock (AdvanceClock) have
+// passed.
+func (s *Server) SetDeploymentStrategy(account, region, cluster, service, strategy string, bakeTimeInMinutes int) {
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
+	if svc := s.ecs.service(account, region, cluster, service); svc != nil {
+		svc.strategy, svc.bake = strategy, bakeTimeInMinutes
+	}
+}
+
+// AdvanceClock moves the ECS stand-in's clock forward (bake times end on
+// it; timestamps it reports follow it).
+func (s *Server) AdvanceClock(d time.Duration) {
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
+	s.ecs.skew += d
+}
+
+// SeedServiceDeployments adds n older service deployments to the service's
+// history, each SUCCESSFUL on the service's current task definition and
+// created a minute before the next, all before the history's oldest: a
+// service with a long past, for ListServiceDeployments' paging.
+func (s *Server) SeedServiceDeployments(account, region, cluster, service string, n int) {
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
+	r := s.ecs.region(account, region)
+	svc := s.ecs.service(account, region, cluster, service)
+	if svc == nil {
+		return
+	}
+	oldest := s.ecs.now()
+	if len(svc.history) > 0 {
+		oldest = svc.history[0].createdAt
+	}
+	var seeded []*ecsServiceDeployment
+	for i := n; i >= 1; i-- {
+		sd := s.ecs.newServiceDeployment(r, cluster, svc, svc.taskDef, oldest.Add(-time.Duration(i)*time.Minute))
+		sd.status, sd.finishedAt = sdSuccessful, sd.createdAt.Add(30*time.Second)
+		seeded = append(seeded, sd)
+	}
+	svc.history = append(seeded, svc.history...)
 }
 
 // DeleteService marks a service INACTIVE, as DeleteService does: it is
@@ -309,6 +437,12 @@ func (s *Server) ServiceState(account, region, cluster, service string) (Service
 	}
 	for _, ev := range svc.events {
 		v.Events = append(v.Events, ev.message)
+	}
+	for _, sd := range svc.history {
+		v.ServiceDeployments = append(v.ServiceDeployments, ServiceDeploymentView{ARN: sd.arn, Status: sd.status, Reason: sd.reason, TaskDefinition: sd.taskDef})
+	}
+	if svc.current != nil {
+		v.CurrentServiceDeployment = svc.current.arn
 	}
 	return v, true
 }
@@ -411,7 +545,7 @@ func (e *ecsState) register(r *ecsRegion, def map[string]any, tags []any) (*ecsT
 	t.body["taskDefinitionArn"] = t.arn
 	t.body["revision"] = rev
 	t.body["status"] = active
-	t.body["registeredAt"] = epoch(time.Now())
+	t.body["registeredAt"] = epoch(e.now())
 	t.body["requiresAttributes"] = []any{}
 	compat := []any{"EC2"}
 	if rc, ok := def["requiresCompatibilities"].([]any); ok && slices.Contains(rc, any("FARGATE")) {
@@ -431,9 +565,10 @@ func (svc *ecsService) primary() *ecsDeployment {
 	return nil
 }
 
-func (svc *ecsService) event(format string, args ...any) {
-	svc.events = append([]ecsEvent{{id: fmt.Sprintf("%08x-fake-event-%04d", time.Now().UnixNano()&0xffffffff, len(svc.events)),
-		at: time.Now(), message: fmt.Sprintf(format, args...)}}, svc.events...)
+func (e *ecsState) event(svc *ecsService, format string, args ...any) {
+	now := e.now()
+	svc.events = append([]ecsEvent{{id: fmt.Sprintf("%08x-fake-event-%04d", now.UnixNano()&0xffffffff, len(svc.events)),
+		at: now, message: fmt.Sprintf(format, args...)}}, svc.events...)
 	if len(svc.events) > 100 {
 		svc.events = svc.events[:100]
 	}
@@ -441,7 +576,7 @@ func (svc *ecsService) event(format string, args ...any) {
 
 func (e *ecsState) newTask(r *ecsRegion, c *ecsCluster, svc *ecsService, d *ecsDeployment) *ecsTask {
 	e.n++
-	now := time.Now()
+	now := e.now()
 	t := &ecsTask{arn: r.arn("task", fmt.Sprintf("%s/%032x", c.name, e.n)), taskDef: d.taskDef, startedBy: d.id,
 		group: "service:" + svc.name, lastStatus: "PENDING", desiredStatus: "RUNNING", createdAt: now}
 	if td := r.taskDef(d.taskDef); td != nil {
@@ -462,9 +597,9 @@ func (e *ecsState) newTask(r *ecsRegion, c *ecsCluster, svc *ecsService, d *ecsD
 	return t
 }
 
-// stop marks t STOPPED now, with ECS's stop code and reason.
-func (t *ecsTask) stop(code, reason string) {
+// stop marks t STOPPED at now, with ECS's stop code and reason.
+func (t *ecsTask) stop(now time.Time, code, reason string) {
 	t.lastStatus, t.desiredStatus = "STOPPED", "STOPPED"
 	t.stopCode, t.stoppedReason = code, reason
-	t.stoppedAt = time.Now()
+	t.stoppedAt = now
 }
