@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
@@ -57,6 +58,9 @@ type Target struct {
 	log   *slog.Logger
 	creds *awscred.Cache
 
+	// now is the clock (time.Now).
+	now func() time.Time
+
 	mu      sync.Mutex
 	closed  bool
 	clients map[awscred.Settings]api
@@ -74,7 +78,7 @@ var _ target.Target = (*Target)(nil)
 // New returns an ECS target.
 func New(o Options) *Target {
 	return &Target{
-		o: o, log: cmp.Or(o.Log, slog.New(slog.DiscardHandler)), creds: cmp.Or(o.Creds, &awscred.Cache{}),
+		o: o, log: cmp.Or(o.Log, slog.New(slog.DiscardHandler)), creds: cmp.Or(o.Creds, &awscred.Cache{}), now: time.Now,
 		clients: map[awscred.Settings]api{}, locks: map[string]*sync.Mutex{}, records: map[string]*record{},
 	}
 }
@@ -97,11 +101,25 @@ type record struct {
 	// task definition.
 	before, beforeTD string
 	// deployment is the deployment the update created, taskDef its task
-	// definition, container the container deployed to.
-	deployment, taskDef, container string
+	// definition.
+	deployment, taskDef string
+	// containers are the containers deployed to (read only once
+	// recorded).
+	containers []string
+	// serviceDeployment is the ARN of the service deployment the update
+	// started (UpdateService's currentServiceDeployment; "" when ECS
+	// named none), started the time just before the update, a lower
+	// bound for ListServiceDeployments' createdAt filter.
+	serviceDeployment string
+	started           time.Time
 	// sawCompleted and failReason are what Observe last saw of it.
 	sawCompleted bool
 	failReason   string
+	// stopped says why the deployment's tasks stopped and sdStatus what
+	// its service deployment was, as read when the deployment's
+	// failedTasks was failedSeen.
+	failedSeen        int32
+	stopped, sdStatus string
 }
 
 // errClosed is what a closed Target answers.
@@ -186,15 +204,13 @@ func (t *Target) recall(k string) *record {
 	return nil
 }
 
-// note stores what Observe saw of a recorded deployment.
-func (t *Target) note(k, deployment string, completed bool, failReason string) {
+// update changes the record of k with f, if it is still about
+// deployment.
+func (t *Target) update(k, deployment string, f func(r *record)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if r, ok := t.records[k]; ok && r.deployment == deployment {
-		r.sawCompleted = r.sawCompleted || completed
-		if failReason != "" {
-			r.failReason = failReason
-		}
+		f(r)
 	}
 }
 

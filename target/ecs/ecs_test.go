@@ -416,21 +416,31 @@ func TestRollbackInFlightSeenByAFreshTarget(t *testing.T) {
 	}
 }
 
+// TestStuckDeploymentTimesOut: tasks that fail, with one reaching RUNNING
+// now and then, restart the circuit breaker's count, so ECS keeps the
+// deployment IN_PROGRESS. When tier's timeout ends the wait, the report
+// says why the tasks stopped, how far the circuit breaker is and what the
+// service deployment's status is.
 func TestStuckDeploymentTimesOut(t *testing.T) {
 	r := newRig(t)
 	r.addService(acctA, repo+":"+oldRel+"@"+d1.String(), d1, 2, true)
 	r.aws.Rollout(acctA, region, "api", "api", awsfake.StuckInProgress)
 
-	wantOutcome(t, r.promote(t, r.tg, newRel, d2, 300*time.Millisecond, keysEnv("prod", "prod")), deploy.TimedOut)
+	res := wantOutcome(t, r.promote(t, r.tg, newRel, d2, 300*time.Millisecond, keysEnv("prod", "prod")), deploy.TimedOut)
+	for _, s := range []string{"EssentialContainerExited: Essential container in task exited", "IN_PROGRESS", "failed tasks in a row", "circuit breaker"} {
+		if !strings.Contains(res.Reason, s) {
+			t.Errorf("timed-out reason %q does not say %q", res.Reason, s)
+		}
+	}
 	obs, err := r.tg.Observe(t.Context(), keysEnv("prod", "prod"), api)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if obs.State != target.Deploying || !strings.Contains(obs.Reason, "failed to start") || !slices.Equal(obs.Running, []v1.Hash{d1}) {
-		t.Errorf("Observe after the timeout = %+v, want deploying with tasks failing to start, %s running", obs, d1)
+	if obs.State != target.Deploying || !strings.Contains(obs.Reason, "Essential container in task exited") || !slices.Contains(obs.Running, d1) {
+		t.Errorf("Observe after the timeout = %+v, want deploying with the stopped tasks' reason, %s running", obs, d1)
 	}
 	v := r.state(t, acctA)
-	if v.Deployments[0].RolloutState != "IN_PROGRESS" || !slices.Equal(v.RunningDigests["app"], []string{d1.String()}) {
+	if v.Deployments[0].RolloutState != "IN_PROGRESS" || !slices.Contains(v.RunningDigests["app"], d1.String()) {
 		t.Errorf("service = %+v, want the new deployment in progress and the old build running", v)
 	}
 }
@@ -564,7 +574,6 @@ func TestContainerOfAnotherRepository(t *testing.T) {
 		{"named container uses another repository", map[string]string{"app": registry + "/web:dev", "api": repo + ":dev"},
 			"app", []string{"container app", "does not use " + repo}},
 		{"named container missing", map[string]string{"app": repo + ":dev"}, "web", []string{`no container "web"`, "ecs.container"}},
-		{"two containers use the repository", map[string]string{"a": repo + ":dev", "b": repo + ":dev"}, "", []string{"a, b", "ecs.container"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

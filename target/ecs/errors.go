@@ -9,6 +9,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/tierdeploy/tier/config"
+	"github.com/tierdeploy/tier/internal/awscred"
 )
 
 // NotFoundError says an environment's ECS cluster or service does not
@@ -55,9 +56,6 @@ type ContainerError struct {
 	// Containers lists the task definition's containers as
 	// "name (repository)".
 	Containers []string
-	// Matches lists the containers using Repository, when more than one
-	// does and ecs.container names none.
-	Matches []string
 }
 
 func (e *ContainerError) Error() string {
@@ -70,9 +68,6 @@ func (e *ContainerError) Error() string {
 	case e.Container != "":
 		return fmt.Sprintf("environment %s: container %s of task definition %s does not use %s (containers: %s): fix ecs.container, or the service's repository in tier.yaml",
 			e.Environment, e.Container, td, e.Repository, all)
-	case len(e.Matches) > 1:
-		return fmt.Sprintf("environment %s: containers %s of task definition %s all use %s: name the one to deploy with ecs.container",
-			e.Environment, strings.Join(e.Matches, ", "), td, e.Repository)
 	}
 	return fmt.Sprintf("environment %s: no container of task definition %s uses %s (containers: %s): point the ECS service at a task definition that runs %s, or fix the service's repository in tier.yaml",
 		e.Environment, td, e.Repository, all, e.Repository)
@@ -101,6 +96,46 @@ type TrackTagError struct {
 func (e *TrackTagError) Error() string {
 	return fmt.Sprintf("environment %s: mode track-tag needs container %s of task definition %s to name %s, but it names %s: register a revision that names %s and point the service at it, or set ecs.mode: pin",
 		e.Environment, e.Container, shortTD(e.TaskDefinition), e.Want, e.Image, e.Want)
+}
+
+// ControllerError says the service's deployment controller is not ECS's
+// own, so UpdateService cannot give it a new task definition: a
+// CODE_DEPLOY service takes one only from an AWS CodeDeploy deployment,
+// an EXTERNAL one only from a task set another tool creates (ECS API
+// reference, UpdateService; ECS Developer Guide, "Amazon ECS deployment
+// controllers"). tier reads the controller before changing anything.
+type ControllerError struct {
+	Environment string
+	Cluster     string
+	Service     string
+	// Controller is the service's deploymentController.type.
+	Controller string
+}
+
+func (e *ControllerError) Error() string {
+	head := fmt.Sprintf("environment %s: ECS service %s in cluster %s uses the %s deployment controller", e.Environment, e.Service, e.Cluster, e.Controller)
+	if e.Controller == string(types.DeploymentControllerTypeCodeDeploy) {
+		return head + ", which takes a new task definition only from an AWS CodeDeploy deployment, so tier cannot deploy to it: " +
+			"deploy through CodeDeploy (a deployment whose AppSpec names the new task definition), " +
+			"or move the service to the ECS deployment controller, whose own blue/green, linear and canary strategies tier deploys to"
+	}
+	return head + ", which runs the task sets another tool creates (CreateTaskSet), so tier cannot deploy to it: " +
+		"deploy through that tool, or move the service to the ECS deployment controller"
+}
+
+// ScaledToZeroError says the service's desired count is 0: no task would
+// run the build, so there is nothing to verify. Deploy refuses it before
+// changing anything: scale the service up and promote again.
+type ScaledToZeroError struct {
+	Environment string
+	Cluster     string
+	Service     string
+}
+
+func (e *ScaledToZeroError) Error() string {
+	return fmt.Sprintf("environment %s: ECS service %s in cluster %s is scaled to 0 (desiredCount 0): nothing to verify, so tier left it unchanged: "+
+		"scale it up (aws ecs update-service --cluster %s --service %s --desired-count N) and promote again",
+		e.Environment, e.Service, e.Cluster, e.Cluster, e.Service)
 }
 
 // AccessError says AWS denied an ECS call to the environment's identity.
@@ -204,7 +239,7 @@ func identity(env string, e *config.ECS) string {
 	if e.ExternalID != "" {
 		ext = ", with the external ID of ecs.external_id"
 	}
-	return fmt.Sprintf("role %s (session tier-%s%s, assumed with %s)", e.RoleARN, env, ext, src)
+	return fmt.Sprintf("role %s (session %s%s, assumed with %s)", e.RoleARN, awscred.SessionName(env), ext, src)
 }
 
 // shortTD abbreviates a task definition ARN to family:revision.
@@ -224,3 +259,9 @@ func (e *AccessError) Permanent() bool { return true }
 
 // Permanent implements the engine's permanent-error check.
 func (e *CredentialsError) Permanent() bool { return true }
+
+// Permanent implements the engine's permanent-error check.
+func (e *ControllerError) Permanent() bool { return true }
+
+// Permanent implements the engine's permanent-error check.
+func (e *ScaledToZeroError) Permanent() bool { return true }

@@ -3,6 +3,8 @@ package ecs
 import (
 	"cmp"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/distribution/reference"
@@ -30,39 +32,34 @@ func repository(image string) string {
 	return n.Name()
 }
 
-// pick returns the index of the container to deploy to: the one named
-// name, or else the only one whose image is from repo.
-func pick(env, taskDef string, defs []types.ContainerDefinition, name, repo string) (int, error) {
+// pick returns the indexes of the containers to deploy to: the one named
+// name, or else every container whose image is from repo (an app and a
+// worker built from one image are both updated).
+func pick(env, taskDef string, defs []types.ContainerDefinition, name, repo string) ([]int, error) {
 	want := repository(repo)
 	if want == "" {
-		return 0, fmt.Errorf("environment %s: %q is not a repository name", env, repo)
+		return nil, fmt.Errorf("environment %s: %q is not a repository name", env, repo)
 	}
 	e := &ContainerError{Environment: env, TaskDefinition: taskDef, Container: name, Repository: repo}
-	found := -1
+	var found []int
 	for i, c := range defs {
 		r := cmp.Or(repository(str(c.Image)), str(c.Image))
 		e.Containers = append(e.Containers, fmt.Sprintf("%s (%s)", str(c.Name), r))
 		switch {
-		case name != "" && str(c.Name) == name:
-			found = i
-		case name == "" && r == want:
-			e.Matches = append(e.Matches, str(c.Name))
-			found = i
+		case name != "" && str(c.Name) == name && r == want, name == "" && r == want:
+			found = append(found, i)
 		}
 	}
-	switch {
-	case found < 0, len(e.Matches) > 1:
-		return 0, e
-	case name != "" && repository(str(defs[found].Image)) != want:
-		return 0, e
+	if len(found) == 0 {
+		return nil, e
 	}
 	return found, nil
 }
 
-// matcher recognizes the deployed container in a running task: by name
-// when known, else by the repository of its image.
+// matcher recognizes the deployed containers in a running task: by name
+// when known, else by the repository of their image.
 type matcher struct {
-	name string
+	names []string
 	// repo is host/path when the registry is known; path is the
 	// service's repository path otherwise.
 	repo, path string
@@ -70,8 +67,8 @@ type matcher struct {
 
 func (m matcher) match(name, image string) bool {
 	switch {
-	case m.name != "":
-		return name == m.name
+	case len(m.names) > 0:
+		return slices.Contains(m.names, name)
 	case m.repo != "":
 		return repository(image) == m.repo
 	}
@@ -85,8 +82,10 @@ func (m matcher) match(name, image string) bool {
 
 func (m matcher) String() string {
 	switch {
-	case m.name != "":
-		return "container " + m.name
+	case len(m.names) == 1:
+		return "container " + m.names[0]
+	case len(m.names) > 1:
+		return "containers " + strings.Join(m.names, ", ")
 	case m.repo != "":
 		return "a container from " + m.repo
 	}

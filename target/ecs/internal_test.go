@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -106,22 +107,23 @@ func TestPick(t *testing.T) {
 		name      string
 		defs      []types.ContainerDefinition
 		container string
-		want      int
+		want      []int
 		wantErr   bool
 	}{
-		{"by repository", defs("log", "fluent/fluent-bit:3", "app", repo+":dev"), "", 1, false},
-		{"by repository, pinned", defs("app", repo+":prod-20240101T000000Z@sha256:"+hex64), "", 0, false},
-		{"by name", defs("app", repo+":dev", "log", "fluent/fluent-bit:3"), "app", 0, false},
-		{"named container uses another repository", defs("app", "other:1", "log", repo+":dev"), "app", 0, true},
-		{"named container missing", defs("app", repo+":dev"), "web", 0, true},
-		{"no container uses the repository", defs("app", "012345678922.dkr.ecr.us-east-1.amazonaws.com/other:dev"), "", 0, true},
-		{"two containers use the repository", defs("a", repo+":dev", "b", repo+":staging"), "", 0, true},
-		{"same path on another host", defs("app", "ghcr.io/acme/api:dev", "x", "012345678922.dkr.ecr.us-east-1.amazonaws.com/acme/api:dev"), "", 0, true},
+		{"by repository", defs("log", "fluent/fluent-bit:3", "app", repo+":dev"), "", []int{1}, false},
+		{"by repository, pinned", defs("app", repo+":prod-20240101T000000Z@sha256:"+hex64), "", []int{0}, false},
+		{"by name", defs("app", repo+":dev", "log", "fluent/fluent-bit:3"), "app", []int{0}, false},
+		{"by name of two using the repository", defs("app", repo+":dev", "worker", repo+":dev"), "worker", []int{1}, false},
+		{"named container uses another repository", defs("app", "other:1", "log", repo+":dev"), "app", nil, true},
+		{"named container missing", defs("app", repo+":dev"), "web", nil, true},
+		{"no container uses the repository", defs("app", "012345678922.dkr.ecr.us-east-1.amazonaws.com/other:dev"), "", nil, true},
+		{"two containers use the repository", defs("a", repo+":dev", "log", "fluent/fluent-bit:3", "b", repo+":staging"), "", []int{0, 2}, false},
+		{"same path on another host", defs("app", "ghcr.io/acme/api:dev", "x", "012345678922.dkr.ecr.us-east-1.amazonaws.com/acme/api:dev"), "", nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := pick("dev", "arn:aws:ecs:us-east-1:111111111111:task-definition/api:3", tt.defs, tt.container, repo)
-			if (err != nil) != tt.wantErr || err == nil && got != tt.want {
+			if (err != nil) != tt.wantErr || err == nil && !slices.Equal(got, tt.want) {
 				t.Errorf("pick(%s) = %d, %v; want %d, error %v", tt.name, got, err, tt.want, tt.wantErr)
 			}
 			if err != nil {
