@@ -55,3 +55,15 @@ func (w Wait) Until(ctx context.Context, check func(ctx context.Context) (done b
 		}
 	}
 }
+
+// Sleep waits for d or until ctx ends, and returns ctx's error then.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -5,9 +5,13 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -172,5 +176,46 @@ func TestObserveWhileDeploying(t *testing.T) {
 	unlock()
 	if o, err := tg.Observe(context.Background(), env, svc); err != nil || o.State != target.NotDeployed {
 		t.Errorf("Observe(dev) after the lock is released = %+v, %v, want not-deployed", o, err)
+	}
+}
+
+// One failed health probe is not a verdict: Observe of a running process
+// whose first probe is refused (as while the app restarts) reports it
+// running; one whose probes all fail reports it failing.
+func TestObserveRetriesAFailedProbe(t *testing.T) {
+	var probes, failFirst atomic.Int32
+	failFirst.Store(1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if probes.Add(1) <= failFirst.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	tg := New(Options{Dir: t.TempDir(), HealthInterval: time.Millisecond})
+	env := config.Environment{Name: "dev", Target: config.Target{Local: &config.Local{Port: port, Health: "/healthz"}}}
+	svc := config.Service{Name: "api", Repository: "api"}
+	f, _ := tg.files("dev", "api")
+	if err := os.MkdirAll(filepath.Dir(f.state), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// This test process stands for the app: it is alive.
+	st, err := readStat(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := "sha256:" + strings.Repeat("a", 64)
+	if err := writeState(f.state, &state{PID: os.Getpid(), StartTime: st.start, Digest: digest, Port: port, Status: statusRunning}); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := tg.Observe(context.Background(), env, svc); err != nil || o.State != target.Running {
+		t.Errorf("Observe(dev) with one failed probe = %+v, %v, want running", o, err)
+	}
+	probes.Store(0)
+	failFirst.Store(observeProbes)
+	if o, err := tg.Observe(context.Background(), env, svc); err != nil || o.State != target.Failed || !strings.Contains(o.Reason, "health check failing") {
+		t.Errorf("Observe(dev) with every probe failing = %+v, %v, want failed", o, err)
 	}
 }

@@ -21,6 +21,10 @@ import (
 	"github.com/tierdeploy/tier/target/health"
 )
 
+// observeProbes is how many health probes in a row must fail before
+// Observe reports a running process failing.
+const observeProbes = 3
+
 // Defaults for Options.
 const (
 	DefaultHealthTimeout  = 60 * time.Second
@@ -316,9 +320,22 @@ func (t *Target) Observe(ctx context.Context, env config.Environment, svc config
 		if env.Target.Local != nil {
 			check = env.Target.Local.Health
 		}
-		pctx, cancel := context.WithTimeout(ctx, health.ProbeTimeout)
-		err := health.Probe(pctx, "127.0.0.1", s.Port, check)
-		cancel()
+		// One failed probe is not a verdict: a connection reset while the
+		// app restarts passes on the next try.
+		var err error
+		for try := range observeProbes {
+			if try > 0 {
+				if werr := health.Sleep(ctx, t.o.HealthInterval); werr != nil {
+					break
+				}
+			}
+			pctx, cancel := context.WithTimeout(ctx, health.ProbeTimeout)
+			err = health.Probe(pctx, "127.0.0.1", s.Port, check)
+			cancel()
+			if err == nil {
+				break
+			}
+		}
 		if err != nil {
 			o.State, o.Reason = target.Failed, "health check failing: "+err.Error()
 		} else {
