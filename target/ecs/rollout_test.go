@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/tierdeploy/tier/deploy"
+	"github.com/tierdeploy/tier/internal/awscred"
 	"github.com/tierdeploy/tier/internal/awsfake"
 	"github.com/tierdeploy/tier/target"
 	"github.com/tierdeploy/tier/target/ecs"
@@ -150,6 +153,33 @@ func TestScaledToZeroReportedAtOnce(t *testing.T) {
 	}
 	if obs.State != target.NotDeployed || obs.Reason != "scaled to 0: nothing to verify" {
 		t.Errorf("fresh Observe = %s (%s), want not-deployed: scaled to 0: nothing to verify", obs.State, obs.Reason)
+	}
+}
+
+// TestScaledToZeroDuringTheRollout: a service scaled to 0 while tier waits
+// fails the rollout at once: no task will ever run the build.
+func TestScaledToZeroDuringTheRollout(t *testing.T) {
+	r := newRig(t)
+	r.addService(acctA, repo+":"+oldRel+"@"+d1.String(), d1, 2, true)
+	r.aws.Rollout(acctA, region, "api", "api", awsfake.StuckInProgress)
+	env := keysEnv("prod", "prod")
+	if err := r.tg.Deploy(t.Context(), target.Deployment{Environment: env, Service: api, Repository: repo, Tag: newRel, Digest: d2}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := r.creds.Config(t.Context(), awscred.FromECS(env.Name, env.Target.ECS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sdkecs.NewFromConfig(cfg).UpdateService(t.Context(), &sdkecs.UpdateServiceInput{Cluster: aws.String("api"), Service: aws.String("api"),
+		DesiredCount: aws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	obs, err := r.tg.Observe(t.Context(), env, api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obs.State != target.Failed || !strings.Contains(obs.Reason, "scaled to 0") {
+		t.Errorf("Observe = %s (%s), want failed: scaled to 0 during the rollout", obs.State, obs.Reason)
 	}
 }
 
