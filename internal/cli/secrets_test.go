@@ -78,7 +78,8 @@ func (p *basicAuthProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.authorized.Add(1)
-	r.Header.Del("Authorization")
+	// The credentials go on to the embedded registry too: its log with -v
+	// is looked into.
 	p.backend.ServeHTTP(w, r)
 }
 
