@@ -17,14 +17,38 @@ import (
 
 // The ECR stand-in follows the Amazon ECR API reference (API version
 // 2015-09-21): private registries per account and region, repositories with
-// their tag-mutability setting and policy, and images stored as manifests
-// (no layers: PutImage does not check that the layers a manifest names were
-// uploaded, and BatchGetImage returns the stored manifest whatever
-// acceptedMediaTypes says, where ECR may convert a Docker schema 2 manifest
-// to schema 1 for a client that accepts only schema 1).
+// their tag-mutability setting, repository policy and lifecycle policy, and
+// images stored as manifests (no layers: PutImage does not check that the
+// layers a manifest names were uploaded).
 //
 // Operations: DescribeRepositories, BatchGetImage, PutImage, DescribeImages,
-// GetRepositoryPolicy, PutImageTagMutability, GetAuthorizationToken.
+// GetRepositoryPolicy, PutImageTagMutability, GetLifecyclePolicy,
+// PutLifecyclePolicy, GetAuthorizationToken.
+//
+// Where the documents say how ECR answers, the stand-in answers so:
+//
+//   - BatchGetImage's acceptedMediaTypes takes the valid values the API
+//     reference lists (Docker image manifest V2 schema 1 and schema 2, OCI
+//     image manifest); any other value, a manifest list or an image index
+//     type among them, is an InvalidParameterException. An image named by
+//     digest is returned as stored: the user guide ("Container image
+//     manifest format support") says no conversion happens on a pull by
+//     digest. Conversions on a pull by tag are not modelled.
+//   - PutImage of the digest a tag already has: ImageAlreadyExistsException
+//     where the tag may move, but ImageTagAlreadyExistsException where the
+//     repository's tag mutability keeps the tag, as public AWS issue threads
+//     report (aws/containers-roadmap#2179, aws/aws-sdk#750); another digest
+//     under a kept tag is ImageTagAlreadyExistsException, as documented.
+//   - Tag mutability: IMMUTABLE keeps every tag, IMMUTABLE_WITH_EXCLUSION
+//     every tag no exclusion filter matches, MUTABLE_WITH_EXCLUSION only the
+//     tags a filter matches. A WILDCARD filter matches a whole tag, '*'
+//     standing for any run of characters (the filter alphabet,
+//     [0-9a-zA-Z._*-], has no other special character).
+//   - Lifecycle policies are checked against the rules of the user guide
+//     ("Lifecycle policy properties") when put; they are never run.
+//
+// Reads after writes are consistent unless a test asks otherwise
+// (LagTagReads): ECR documents nothing about it either way.
 //
 // A call naming another account's registry (registryId) is allowed when
 // that repository's policy has an Allow statement for the caller's account
@@ -39,6 +63,14 @@ const (
 	ECRImmutableWithExclusion = "IMMUTABLE_WITH_EXCLUSION"
 	ECRMutableWithExclusion   = "MUTABLE_WITH_EXCLUSION"
 )
+
+// ecrAcceptedMediaTypes are the valid values of BatchGetImage's
+// acceptedMediaTypes, as the API reference lists them.
+var ecrAcceptedMediaTypes = []string{
+	"application/vnd.docker.distribution.manifest.v1+json",
+	"application/vnd.docker.distribution.manifest.v2+json",
+	"application/vnd.oci.image.manifest.v1+json",
+}
 
 // Manifest media types ECR stores.
 var ecrMediaTypes = []string{
@@ -68,8 +100,15 @@ type ecrRepo struct {
 	mutability string
 	exclusions []string // WILDCARD filters
 	policy     string
-	images     map[string]*ecrImage // by digest
-	tags       map[string]string    // tag → digest
+	// lifecycle is the lifecycle policy text ("" for none).
+	lifecycle string
+	images    map[string]*ecrImage // by digest
+	tags      map[string]string    // tag → digest
+	// before holds what each tag pointed at before the PutImage that last
+	// moved it ("" when the tag was new), and stale how many more
+	// DescribeImages reads by tag answer that (LagTagReads).
+	before map[string]string
+	stale  int
 }
 
 type ecrImage struct {
@@ -97,15 +136,38 @@ func (e *ecrState) repos(account, region string) map[string]*ecrRepo {
 // AddRepository creates a repository in the registry of account and region
 // with a tag mutability setting (ECRMutable, ECRImmutable, ECRImmutableWithExclusion
 // or ECRMutableWithExclusion; "" means ECRMutable) and WILDCARD exclusion filters
-// ("dev", "release-*"). It replaces a repository of that name.
+// ("dev", "release-*"). It replaces a repository of that name. It panics on
+// a setting PutImageTagMutability would refuse.
 func (s *Server) AddRepository(account, region, name, mutability string, exclusions ...string) {
 	s.Mu.Lock()
 	defer s.Mu.Unlock()
 	if mutability == "" {
 		mutability = ECRMutable
 	}
+	var filters []ecrExclusionOut
+	for _, f := range exclusions {
+		filters = append(filters, ecrExclusionOut{FilterType: "WILDCARD", Filter: f})
+	}
+	if _, aerr := ecrMutability(mutability, filters); aerr != nil {
+		panic(fmt.Sprintf("awsfake: AddRepository %s: %s", name, aerr.Message))
+	}
 	s.ecr.repos(account, region)[name] = &ecrRepo{name: name, created: time.Now().UTC(), mutability: mutability,
-		exclusions: slices.Clone(exclusions), images: map[string]*ecrImage{}, tags: map[string]string{}}
+		exclusions: slices.Clone(exclusions), images: map[string]*ecrImage{}, tags: map[string]string{}, before: map[string]string{}}
+}
+
+// LagTagReads makes the next n DescribeImages reads by tag in repo answer
+// what the tag pointed at before the PutImage call that last moved it
+// (ImageNotFoundException for a tag that call created), as a read that has
+// not caught up with a write would. Tags no PutImage call moved are read as
+// they are.
+func (s *Server) LagTagReads(account, region, repo string, n int) {
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
+	r := s.ecr.repos(account, region)[repo]
+	if r == nil {
+		panic(fmt.Sprintf("awsfake: LagTagReads: no repository %q in %s/%s", repo, account, region))
+	}
+	r.stale = n
 }
 
 // PutManifest stores manifest in repo and points tag at it (no tag when tag
@@ -221,6 +283,7 @@ type ecrRequest struct {
 	} `json:"filter"`
 	ImageTagMutability                 string            `json:"imageTagMutability"`
 	ImageTagMutabilityExclusionFilters []ecrExclusionOut `json:"imageTagMutabilityExclusionFilters"`
+	LifecyclePolicyText                *string           `json:"lifecyclePolicyText"`
 }
 
 type ecrExclusionOut struct {
@@ -265,6 +328,10 @@ func (s *Server) ecrCall(account, region, op string, body []byte) (any, *APIErro
 		return e.getRepositoryPolicy(account, region, req)
 	case "PutImageTagMutability":
 		return e.putImageTagMutability(account, region, req)
+	case "GetLifecyclePolicy":
+		return e.getLifecyclePolicy(account, region, req)
+	case "PutLifecyclePolicy":
+		return e.putLifecyclePolicy(account, region, req)
 	case "GetAuthorizationToken":
 		return e.getAuthorizationToken(account, region)
 	}
@@ -504,6 +571,15 @@ func (e *ecrState) batchGetImage(account, region string, req ecrRequest) (any, *
 	if len(req.ImageIDs) == 0 || len(req.ImageIDs) > 100 {
 		return nil, ecrInvalidParameter("Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must have length less than or equal to 100 and greater than or equal to 1'")
 	}
+	if req.AcceptedMediaTypes != nil && (len(req.AcceptedMediaTypes) == 0 || len(req.AcceptedMediaTypes) > 100) {
+		return nil, ecrInvalidParameter("Invalid parameter at 'acceptedMediaTypes' failed to satisfy constraint: 'Member must have length less than or equal to 100 and greater than or equal to 1'")
+	}
+	for _, mt := range req.AcceptedMediaTypes {
+		if !slices.Contains(ecrAcceptedMediaTypes, mt) {
+			return nil, ecrInvalidParameter(fmt.Sprintf("Invalid parameter at 'acceptedMediaTypes' failed to satisfy constraint: 'Member must satisfy enum value set: [%s]' (got %q)",
+				strings.Join(ecrAcceptedMediaTypes, ", "), mt))
+		}
+	}
 	images, failures := []ecrImageOut{}, []ecrFailure{}
 	for _, id := range req.ImageIDs {
 		img, f := r.resolve(id)
@@ -537,11 +613,33 @@ func (r *ecrRepo) tagImmutable(tag string) bool {
 
 func ecrMatchesAny(filters []string, tag string) bool {
 	for _, f := range filters {
-		if ok, _ := path.Match(f, tag); ok {
+		if ecrWildcard(f, tag) {
 			return true
 		}
 	}
 	return false
+}
+
+// ecrWildcard reports whether the WILDCARD filter (or lifecycle tag
+// pattern) f matches the whole of tag, '*' matching any run of characters.
+func ecrWildcard(f, tag string) bool {
+	parts := strings.Split(f, "*")
+	if len(parts) == 1 {
+		return f == tag
+	}
+	rest, ok := strings.CutPrefix(tag, parts[0])
+	if !ok {
+		return false
+	}
+	last := parts[len(parts)-1]
+	for _, p := range parts[1 : len(parts)-1] {
+		i := strings.Index(rest, p)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(p):]
+	}
+	return len(rest) >= len(last) && strings.HasSuffix(rest, last)
 }
 
 func (e *ecrState) putImage(account, region string, req ecrRequest) (any, *APIError) {
@@ -592,17 +690,20 @@ func (e *ecrState) putImage(account, region string, req ecrRequest) (any, *APIEr
 				fmt.Sprintf("Image with digest '%s' already exists in the repository with name '%s' in registry with id '%s'", digest, r.name, registryID)}
 		}
 	} else if cur, ok := r.tags[tag]; ok {
-		if cur == digest {
-			return nil, &APIError{400, "ImageAlreadyExistsException",
-				fmt.Sprintf("Image with digest '%s' and tag '%s' already exists in the repository with name '%s' in registry with id '%s'", digest, tag, r.name, registryID)}
-		}
+		// A kept tag is refused even when it already has this digest
+		// (aws/containers-roadmap#2179).
 		if r.tagImmutable(tag) {
 			return nil, &APIError{400, "ImageTagAlreadyExistsException",
 				fmt.Sprintf("The image tag '%s' already exists in the '%s' repository and cannot be overwritten because the repository is immutable.", tag, r.name)}
 		}
+		if cur == digest {
+			return nil, &APIError{400, "ImageAlreadyExistsException",
+				fmt.Sprintf("Image with digest '%s' and tag '%s' already exists in the repository with name '%s' in registry with id '%s'", digest, tag, r.name, registryID)}
+		}
 	}
 	img := e.store(r, manifest, mt)
 	if tag != "" {
+		r.before[tag] = r.tags[tag]
 		r.tags[tag] = digest
 	}
 	return map[string]any{"image": ecrImageOut{RegistryID: registryID, RepositoryName: r.name,
@@ -647,6 +748,15 @@ func (e *ecrState) describeImages(account, region string, req ecrRequest) (any, 
 		var out []map[string]any
 		for _, id := range req.ImageIDs {
 			img, f := r.resolve(id)
+			lagging := false
+			if prev, ok := r.before[id.ImageTag]; ok && id.ImageDigest == "" && r.stale > 0 {
+				// A lagging read: what the tag was before its last move.
+				r.stale--
+				img, f, lagging = r.images[prev], nil, true
+				if img == nil {
+					f = &ecrFailure{ImageID: id, FailureCode: "ImageNotFound", FailureReason: "Requested image not found"}
+				}
+			}
 			if f != nil {
 				if f.FailureCode != "ImageNotFound" {
 					return nil, ecrInvalidParameter(f.FailureReason)
@@ -655,7 +765,12 @@ func (e *ecrState) describeImages(account, region string, req ecrRequest) (any, 
 					"The image with imageId {imageDigest:'%s', imageTag:'%s'} does not exist within the repository with name '%s' in the registry with id '%s'",
 					ecrOrNull(id.ImageDigest), ecrOrNull(id.ImageTag), r.name, registryID)}
 			}
-			out = append(out, r.detail(registryID, img))
+			d := r.detail(registryID, img)
+			if lagging {
+				tags, _ := d["imageTags"].([]string)
+				d["imageTags"] = append(tags, id.ImageTag)
+			}
+			out = append(out, d)
 		}
 		return map[string]any{"imageDetails": out}, nil
 	}
@@ -718,8 +833,23 @@ func (e *ecrState) putImageTagMutability(account, region string, req ecrRequest)
 	if aerr != nil {
 		return nil, aerr
 	}
+	filters, aerr := ecrMutability(req.ImageTagMutability, req.ImageTagMutabilityExclusionFilters)
+	if aerr != nil {
+		return nil, aerr
+	}
+	r.mutability, r.exclusions = req.ImageTagMutability, filters
+	out := map[string]any{"registryId": registryID, "repositoryName": r.name, "imageTagMutability": r.mutability}
+	if len(req.ImageTagMutabilityExclusionFilters) > 0 {
+		out["imageTagMutabilityExclusionFilters"] = req.ImageTagMutabilityExclusionFilters
+	}
+	return out, nil
+}
+
+// ecrMutability checks a tag mutability setting and its exclusion filters
+// as PutImageTagMutability does, and returns the filters.
+func ecrMutability(mutability string, in []ecrExclusionOut) ([]string, *APIError) {
 	var filters []string
-	for _, f := range req.ImageTagMutabilityExclusionFilters {
+	for _, f := range in {
 		if f.FilterType != "WILDCARD" {
 			return nil, ecrInvalidParameter(fmt.Sprintf("Invalid parameter at 'filterType': '%s' is not a valid value; valid values: WILDCARD", f.FilterType))
 		}
@@ -728,24 +858,19 @@ func (e *ecrState) putImageTagMutability(account, region string, req ecrRequest)
 		}
 		filters = append(filters, f.Filter)
 	}
-	switch req.ImageTagMutability {
+	switch mutability {
 	case ECRMutable, ECRImmutable:
 		if len(filters) > 0 {
 			return nil, ecrInvalidParameter(fmt.Sprintf("imageTagMutabilityExclusionFilters can only be used with %s or %s", ECRImmutableWithExclusion, ECRMutableWithExclusion))
 		}
 	case ECRImmutableWithExclusion, ECRMutableWithExclusion:
 		if len(filters) == 0 {
-			return nil, ecrInvalidParameter(fmt.Sprintf("imageTagMutabilityExclusionFilters must be given with %s", req.ImageTagMutability))
+			return nil, ecrInvalidParameter(fmt.Sprintf("imageTagMutabilityExclusionFilters must be given with %s", mutability))
 		}
 	default:
-		return nil, ecrInvalidParameter(fmt.Sprintf("Invalid parameter at 'imageTagMutability': '%s' is not a valid value; valid values: MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION, MUTABLE_WITH_EXCLUSION", req.ImageTagMutability))
+		return nil, ecrInvalidParameter(fmt.Sprintf("Invalid parameter at 'imageTagMutability': '%s' is not a valid value; valid values: MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION, MUTABLE_WITH_EXCLUSION", mutability))
 	}
-	r.mutability, r.exclusions = req.ImageTagMutability, filters
-	out := map[string]any{"registryId": registryID, "repositoryName": r.name, "imageTagMutability": r.mutability}
-	if len(req.ImageTagMutabilityExclusionFilters) > 0 {
-		out["imageTagMutabilityExclusionFilters"] = req.ImageTagMutabilityExclusionFilters
-	}
-	return out, nil
+	return filters, nil
 }
 
 func (e *ecrState) getAuthorizationToken(account, region string) (any, *APIError) {

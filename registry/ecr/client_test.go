@@ -96,13 +96,13 @@ func TestRetagCrossAccount(t *testing.T) {
 	s := fakeAWS(t)
 	s.AddRepository(account, region, "api", awsfake.ECRMutable)
 	b := pushBuild(t, s, "api", "aaaa", false)
-	tenant := ecr.New(awsConfig(t, s, "AKIATENANT", ""), account, ecr.Options{Backoff: fast, Limiter: &countingLimiter{}})
+	tenant := ecr.New(awsConfig(t, s, "AKIATENANT", ""), account, ecr.Options{Backoff: fast, Limiter: &countingLimiter{}, Sleep: noSleep})
 
 	err := tenant.Retag(ctx, "api", b.digest, "dev")
 	var ad *ecr.AccessDeniedError
 	var ua *registry.UnauthorizedError
-	if !errors.As(err, &ad) || !errors.As(err, &ua) || ad.Action != "ecr:BatchGetImage" {
-		t.Fatalf("Retag() from account %s = %v, want an *ecr.AccessDeniedError for ecr:BatchGetImage matching *registry.UnauthorizedError", other, err)
+	if !errors.As(err, &ad) || !errors.As(err, &ua) || ad.Action != "ecr:DescribeImages" {
+		t.Fatalf("Retag() from account %s = %v, want an *ecr.AccessDeniedError for ecr:DescribeImages matching *registry.UnauthorizedError", other, err)
 	}
 	if !strings.Contains(err.Error(), "arn:aws:ecr:us-east-1:"+account+":repository/api") {
 		t.Errorf("Retag() = %q, want it to name the repository ARN", err)

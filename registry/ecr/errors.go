@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/tierdeploy/tier/registry"
+	"github.com/tierdeploy/tier/tags"
 )
 
 // TagMutabilityError says ECR refused to move a tag
@@ -156,6 +157,64 @@ func shellQuote(s string) string {
 		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 	}
 	return s
+}
+
+// TagExistsError says ECR refused to point Tag at Digest
+// (ImageTagAlreadyExistsException) because the tag already points at
+// another image, Holder, and the repository's tag mutability keeps it
+// there.
+//
+// For a release tag (<tier>-<UTC time>, see Release) in a repository that
+// keeps release tags (IMMUTABLE, or IMMUTABLE_WITH_EXCLUSION with only the
+// tier tags excluded) this is the setting at work: another build took the
+// tag first, and a promotion has to cut another release tag. For a tier
+// tag the setting is what is wrong: Setting says which setting keeps the
+// tag and the commands that let it move (which are wrong advice for a
+// release tag).
+//
+// errors.As matches it as a *TagMutabilityError (Setting) and, through
+// that, as a *registry.TagImmutableError.
+type TagExistsError struct {
+	Registry   string // registry host
+	Repository string
+	Tag        string
+	// Digest is the image the tag was to point at, Holder the one it
+	// points at.
+	Digest, Holder v1.Hash
+	// Setting is the repository's tag mutability and PutImage's error.
+	Setting *TagMutabilityError
+}
+
+func (e *TagExistsError) Unwrap() error { return e.Setting }
+
+// Release reports whether Tag is a release tag: "<tier>-<UTC time>", as
+// tags.Release cuts them.
+func (e *TagExistsError) Release() bool { return isRelease(e.Tag) }
+
+func (e *TagExistsError) Error() string {
+	if e.Release() {
+		setting := "its tag mutability keeps it"
+		if e.Setting != nil && e.Setting.Mutability != "" {
+			setting = fmt.Sprintf("the repository's tag mutability (%s%s) keeps it", e.Setting.Mutability, exclusionList(e.Setting.Exclusions))
+		}
+		return fmt.Sprintf("release tag %s/%s:%s already points at %s, not %s: another build took it first and %s, as it should: "+
+			"release tags are never moved; promote again to cut a new release tag",
+			e.Registry, e.Repository, e.Tag, e.Holder, e.Digest, setting)
+	}
+	if e.Setting == nil {
+		return fmt.Sprintf("ECR repository %s/%s keeps tag %q on %s: it cannot move to %s", e.Registry, e.Repository, e.Tag, e.Holder, e.Digest)
+	}
+	return fmt.Sprintf("%v (the tag points at %s)", e.Setting, e.Holder)
+}
+
+// isRelease reports whether tag is "<tier>-<UTC time>" for some tier.
+func isRelease(tag string) bool {
+	i := strings.LastIndexByte(tag, '-')
+	if i <= 0 {
+		return false
+	}
+	_, ok := tags.ParseRelease(tag[:i], tag)
+	return ok
 }
 
 // AccessDeniedError says AWS refused an ECR call: the credentials are

@@ -4,10 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
+	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -20,15 +25,31 @@ import (
 	"github.com/tierdeploy/tier/tags"
 )
 
-// AcceptedMediaTypes are the manifest media types BatchGetImage is told to
-// accept: every type tier moves tags of, so ECR returns the stored manifest
-// instead of converting it.
-var AcceptedMediaTypes = []string{
-	"application/vnd.docker.distribution.manifest.v2+json",
-	"application/vnd.docker.distribution.manifest.list.v2+json",
-	"application/vnd.oci.image.manifest.v1+json",
-	"application/vnd.oci.image.index.v1+json",
-}
+// Manifest media types.
+const (
+	dockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+	ociManifest        = "application/vnd.oci.image.manifest.v1+json"
+	ociIndex           = "application/vnd.oci.image.index.v1+json"
+)
+
+// AcceptedMediaTypes are what BatchGetImage is told to accept when
+// DescribeImages names no manifest media type: the valid values of
+// acceptedMediaTypes the API reference lists, but Docker schema 1, which
+// tier never writes. Otherwise BatchGetImage accepts exactly the media type
+// the image is stored with.
+var AcceptedMediaTypes = []string{dockerManifest, ociManifest}
+
+// Read-back defaults: ReadBackAttempts reads, the first wait
+// ReadBackDelay, doubling up to maxReadBackDelay.
+const (
+	DefaultReadBackAttempts = 5
+	DefaultReadBackDelay    = 200 * time.Millisecond
+	maxReadBackDelay        = 2 * time.Second
+)
+
+// maxManifest is the largest manifest PutImage takes (4 MiB).
+const maxManifest = 4 << 20
 
 // Options configure a Retagger. The zero value is ready to use.
 type Options struct {
@@ -51,6 +72,20 @@ type Options struct {
 	// Backoff is the delay between attempts; nil means the SDK's
 	// exponential backoff with jitter.
 	Backoff retry.BackoffDelayer
+	// ReadBackAttempts bounds the reads of a tag after PutImage: a read
+	// that does not show the digest yet (the tag missing, or on its old
+	// image) is tried again ReadBackDelay later, the delay doubling up to
+	// 2 s, before the write counts as superseded. 0 means
+	// DefaultReadBackAttempts and DefaultReadBackDelay.
+	ReadBackAttempts int
+	ReadBackDelay    time.Duration
+	// Sleep waits between reads; nil means a timer that ends early with
+	// ctx.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Transport carries the registry API request made when BatchGetImage
+	// refuses an image's media type (GET /v2/<repository>/manifests/<digest>
+	// on the registry host); nil means http.DefaultTransport.
+	Transport http.RoundTripper
 }
 
 // api is the part of the ECR API a Retagger calls; *ecr.Client has it.
@@ -59,6 +94,7 @@ type api interface {
 	PutImage(context.Context, *awsecr.PutImageInput, ...func(*awsecr.Options)) (*awsecr.PutImageOutput, error)
 	DescribeImages(context.Context, *awsecr.DescribeImagesInput, ...func(*awsecr.Options)) (*awsecr.DescribeImagesOutput, error)
 	DescribeRepositories(context.Context, *awsecr.DescribeRepositoriesInput, ...func(*awsecr.Options)) (*awsecr.DescribeRepositoriesOutput, error)
+	GetAuthorizationToken(context.Context, *awsecr.GetAuthorizationTokenInput, ...func(*awsecr.Options)) (*awsecr.GetAuthorizationTokenOutput, error)
 }
 
 // Retagger moves tags in one ECR private registry (an account's registry
@@ -70,6 +106,10 @@ type Retagger struct {
 	region     string
 	host       string
 	limiter    Limiter
+	http       *http.Client
+	reads      int
+	delay      time.Duration
+	sleep      func(context.Context, time.Duration) error
 }
 
 var _ registry.Retagger = (*Retagger)(nil)
@@ -101,7 +141,31 @@ func New(cfg aws.Config, registryID string, o Options) *Retagger {
 	if lim == nil {
 		lim = sharedLimiter(registryID, cfg.Region, o.PutImageRate, o.PutImageBurst)
 	}
-	return &Retagger{api: client, registryID: registryID, region: cfg.Region, host: host, limiter: lim}
+	reads, delay := o.ReadBackAttempts, o.ReadBackDelay
+	if reads <= 0 {
+		reads = DefaultReadBackAttempts
+	}
+	if delay <= 0 {
+		delay = DefaultReadBackDelay
+	}
+	wait := o.Sleep
+	if wait == nil {
+		wait = sleep
+	}
+	return &Retagger{api: client, registryID: registryID, region: cfg.Region, host: host, limiter: lim,
+		http: &http.Client{Transport: o.Transport}, reads: reads, delay: delay, sleep: wait}
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // ForHost returns a Retagger for the ECR registry host names
@@ -148,6 +212,12 @@ func (r *Retagger) ref(repo, ref string) string {
 // Retag points tag at digest in repo (the repository's name in the
 // registry, "api" or "team/api"): it fetches the manifest by digest,
 // writes it back with PutImage under tag, and reads the tag back.
+//
+// When ECR refuses because the repository keeps the tag
+// (ImageTagAlreadyExistsException), Retag reads the tag: if it already
+// points at digest (ECR refuses a kept tag even with the digest it has) the
+// retag is done; otherwise the error is a *TagExistsError naming the image
+// the tag points at.
 func (r *Retagger) Retag(ctx context.Context, repo string, digest v1.Hash, tag string) error {
 	if err := tags.Validate(tag); err != nil {
 		return err
@@ -171,38 +241,58 @@ func (r *Retagger) Retag(ctx context.Context, repo string, digest v1.Hash, tag s
 	case errors.As(err, &exists):
 		// The tag already points at this manifest: success once read back.
 	case errors.As(err, &taken):
-		return r.mutabilityError(ctx, repo, digest, tag, err)
+		return r.taken(ctx, repo, digest, tag, err)
 	default:
 		return r.wrap(err, "tagging", "ecr:PutImage", repo, r.ref(repo, tag))
 	}
 	return r.readBack(ctx, repo, digest, tag)
 }
 
-// manifest fetches the manifest of digest by digest and checks its bytes
-// hash to it.
+// manifest fetches the manifest of digest by digest, as stored, and checks
+// its bytes hash to it. BatchGetImage is asked for the media type
+// DescribeImages gives; when it refuses that type (a manifest list or an
+// image index, which its API reference does not list), the manifest is read
+// through the registry API instead.
 func (r *Retagger) manifest(ctx context.Context, repo string, digest v1.Hash) (manifest, mediaType string, err error) {
 	ref := r.ref(repo, digest.String())
+	stored, err := r.mediaType(ctx, repo, digest)
+	if err != nil {
+		return "", "", err
+	}
+	accepted := AcceptedMediaTypes
+	if stored != "" {
+		accepted = []string{stored}
+	}
 	out, err := r.api.BatchGetImage(ctx, &awsecr.BatchGetImageInput{
 		RegistryId:         aws.String(r.registryID),
 		RepositoryName:     aws.String(repo),
 		ImageIds:           []types.ImageIdentifier{{ImageDigest: aws.String(digest.String())}},
-		AcceptedMediaTypes: AcceptedMediaTypes,
+		AcceptedMediaTypes: accepted,
 	})
-	if err != nil {
-		return "", "", r.wrap(err, "fetching", "ecr:BatchGetImage", repo, ref)
-	}
-	for _, f := range out.Failures {
-		ferr := fmt.Errorf("%s: %s", f.FailureCode, aws.ToString(f.FailureReason))
-		if f.FailureCode == types.ImageFailureCodeImageNotFound {
-			ferr = &registry.NotFoundError{Ref: ref, Err: ferr}
+	var invalid *types.InvalidParameterException
+	switch {
+	case errors.As(err, &invalid):
+		var berr error
+		manifest, mediaType, berr = r.registryManifest(ctx, repo, digest)
+		if berr != nil {
+			return "", "", fmt.Errorf("fetching %s: ECR's BatchGetImage refused media type %s (%v), and the registry API: %w", ref, stored, err, berr)
 		}
-		return "", "", fmt.Errorf("fetching %s: %w", ref, ferr)
+	case err != nil:
+		return "", "", r.wrap(err, "fetching", "ecr:BatchGetImage", repo, ref)
+	default:
+		for _, f := range out.Failures {
+			ferr := fmt.Errorf("%s: %s", f.FailureCode, aws.ToString(f.FailureReason))
+			if f.FailureCode == types.ImageFailureCodeImageNotFound {
+				ferr = &registry.NotFoundError{Ref: ref, Err: ferr}
+			}
+			return "", "", fmt.Errorf("fetching %s: %w", ref, ferr)
+		}
+		if len(out.Images) != 1 {
+			return "", "", fmt.Errorf("fetching %s: %w", ref, &registry.NotFoundError{Ref: ref})
+		}
+		img := out.Images[0]
+		manifest, mediaType = aws.ToString(img.ImageManifest), aws.ToString(img.ImageManifestMediaType)
 	}
-	if len(out.Images) != 1 {
-		return "", "", fmt.Errorf("fetching %s: %w", ref, &registry.NotFoundError{Ref: ref})
-	}
-	img := out.Images[0]
-	manifest, mediaType = aws.ToString(img.ImageManifest), aws.ToString(img.ImageManifestMediaType)
 	sum := sha256.Sum256([]byte(manifest))
 	if got := "sha256:" + hex.EncodeToString(sum[:]); got != digest.String() {
 		return "", "", fmt.Errorf("fetching %s: ECR returned a %s manifest whose digest is %s: it converted the stored manifest, so tier will not write it under a tag", ref, mediaType, got)
@@ -213,8 +303,122 @@ func (r *Retagger) manifest(ctx context.Context, repo string, digest v1.Hash) (m
 	return manifest, mediaType, nil
 }
 
-// readBack checks that tag resolves to digest.
+// mediaType returns the manifest media type DescribeImages gives for
+// digest ("" when it gives none).
+func (r *Retagger) mediaType(ctx context.Context, repo string, digest v1.Hash) (string, error) {
+	ref := r.ref(repo, digest.String())
+	out, err := r.api.DescribeImages(ctx, &awsecr.DescribeImagesInput{
+		RegistryId:     aws.String(r.registryID),
+		RepositoryName: aws.String(repo),
+		ImageIds:       []types.ImageIdentifier{{ImageDigest: aws.String(digest.String())}},
+	})
+	var nf *types.ImageNotFoundException
+	switch {
+	case errors.As(err, &nf):
+		return "", fmt.Errorf("describing %s: %w", ref, &registry.NotFoundError{Ref: ref, Err: err})
+	case err != nil:
+		return "", r.wrap(err, "describing", "ecr:DescribeImages", repo, ref)
+	case len(out.ImageDetails) != 1:
+		return "", fmt.Errorf("describing %s: ECR described %d images, want 1", ref, len(out.ImageDetails))
+	}
+	return aws.ToString(out.ImageDetails[0].ImageManifestMediaType), nil
+}
+
+// registryManifest reads the manifest of digest through the registry API
+// (GET /v2/<repo>/manifests/<digest>), authenticated with an ECR
+// authorization token (basic auth, user AWS), as a pull by digest does: ECR
+// serves a manifest asked for by digest as stored.
+func (r *Retagger) registryManifest(ctx context.Context, repo string, digest v1.Hash) (manifest, mediaType string, err error) {
+	tok, err := r.api.GetAuthorizationToken(ctx, &awsecr.GetAuthorizationTokenInput{})
+	if err != nil {
+		return "", "", r.classify(err, "ecr:GetAuthorizationToken", repo)
+	}
+	if len(tok.AuthorizationData) == 0 || aws.ToString(tok.AuthorizationData[0].AuthorizationToken) == "" {
+		return "", "", errors.New("GetAuthorizationToken returned no token")
+	}
+	u := "https://" + r.host + "/v2/" + repo + "/manifests/" + digest.String()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", "", err
+	}
+	req.Header.Set("Authorization", "Basic "+aws.ToString(tok.AuthorizationData[0].AuthorizationToken))
+	req.Header.Set("Accept", strings.Join([]string{ociIndex, dockerManifestList, ociManifest, dockerManifest}, ", "))
+	resp, err := r.http.Do(req)
+	if err != nil {
+		return "", "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxManifest+1))
+	if err != nil {
+		return "", "", fmt.Errorf("GET %s: %w", u, err)
+	}
+	herr := fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(body[:min(len(body), 512)])))
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return "", "", &registry.NotFoundError{Ref: r.ref(repo, digest.String()), Err: herr}
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return "", "", &AccessDeniedError{Registry: r.host, Region: r.region, RegistryID: r.registryID, Repository: repo, Action: "ecr:BatchGetImage", Err: herr}
+	case resp.StatusCode != http.StatusOK:
+		return "", "", herr
+	case len(body) > maxManifest:
+		return "", "", fmt.Errorf("GET %s: the manifest is over %d bytes", u, maxManifest)
+	}
+	mediaType, _, _ = mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if mediaType == "" || mediaType == "application/json" {
+		var m struct {
+			MediaType string `json:"mediaType"`
+		}
+		if json.Unmarshal(body, &m) == nil {
+			mediaType = m.MediaType
+		}
+	}
+	return string(body), mediaType, nil
+}
+
+// readBack checks that tag resolves to digest, reading it again while it
+// does not yet (a read may lag the write).
 func (r *Retagger) readBack(ctx context.Context, repo string, digest v1.Hash, tag string) error {
+	ref := r.ref(repo, tag)
+	var got v1.Hash
+	var missing error
+	for attempt := 1; ; attempt++ {
+		d, err := r.describeTag(ctx, repo, tag)
+		var nf *registry.NotFoundError
+		switch {
+		case err == nil && d == digest:
+			return nil
+		case err == nil:
+			got, missing = d, nil
+		case errors.As(err, &nf):
+			missing = err
+		default:
+			return fmt.Errorf("reading back %s: %w", ref, err)
+		}
+		if attempt == r.reads {
+			break
+		}
+		if err := r.sleep(ctx, r.wait(attempt)); err != nil {
+			return fmt.Errorf("reading back %s: %w", ref, err)
+		}
+	}
+	if missing != nil {
+		return fmt.Errorf("reading back %s after %d reads: %w", ref, r.reads, missing)
+	}
+	return &registry.MismatchError{Ref: ref, Want: digest, Got: got}
+}
+
+// wait is the delay after the attempt-th read.
+func (r *Retagger) wait(attempt int) time.Duration {
+	d := r.delay
+	for i := 1; i < attempt && d < maxReadBackDelay; i++ {
+		d *= 2
+	}
+	return min(d, maxReadBackDelay)
+}
+
+// describeTag returns the digest tag points at; a tag that does not exist
+// is a *registry.NotFoundError.
+func (r *Retagger) describeTag(ctx context.Context, repo, tag string) (v1.Hash, error) {
 	ref := r.ref(repo, tag)
 	out, err := r.api.DescribeImages(ctx, &awsecr.DescribeImagesInput{
 		RegistryId:     aws.String(r.registryID),
@@ -224,28 +428,47 @@ func (r *Retagger) readBack(ctx context.Context, repo string, digest v1.Hash, ta
 	if err != nil {
 		var nf *types.ImageNotFoundException
 		if errors.As(err, &nf) {
-			err = &registry.NotFoundError{Ref: ref, Err: err}
-		} else {
-			err = r.classify(err, "ecr:DescribeImages", repo)
+			return v1.Hash{}, &registry.NotFoundError{Ref: ref, Err: err}
 		}
-		return fmt.Errorf("reading back %s: %w", ref, err)
+		return v1.Hash{}, r.classify(err, "ecr:DescribeImages", repo)
 	}
 	if len(out.ImageDetails) != 1 {
-		return fmt.Errorf("reading back %s: ECR described %d images, want 1", ref, len(out.ImageDetails))
+		return v1.Hash{}, fmt.Errorf("ECR described %d images, want 1", len(out.ImageDetails))
 	}
-	got, err := v1.NewHash(aws.ToString(out.ImageDetails[0].ImageDigest))
-	if err != nil {
-		return fmt.Errorf("reading back %s: %w", ref, err)
+	return v1.NewHash(aws.ToString(out.ImageDetails[0].ImageDigest))
+}
+
+// taken handles ImageTagAlreadyExistsException: the repository keeps tag.
+// If tag already points at digest the retag is done; otherwise the result
+// is a *TagExistsError. A tag not visible yet is read again, as in
+// readBack.
+func (r *Retagger) taken(ctx context.Context, repo string, digest v1.Hash, tag string, putErr error) error {
+	ref := r.ref(repo, tag)
+	var holder v1.Hash
+	var err error
+	for attempt := 1; ; attempt++ {
+		holder, err = r.describeTag(ctx, repo, tag)
+		var nf *registry.NotFoundError
+		if !errors.As(err, &nf) || attempt == r.reads {
+			break
+		}
+		if err := r.sleep(ctx, r.wait(attempt)); err != nil {
+			return errors.Join(r.mutabilityError(ctx, repo, digest, tag, putErr), fmt.Errorf("reading back %s: %w", ref, err))
+		}
 	}
-	if got != digest {
-		return &registry.MismatchError{Ref: ref, Want: digest, Got: got}
+	switch {
+	case err != nil:
+		return errors.Join(r.mutabilityError(ctx, repo, digest, tag, putErr), fmt.Errorf("reading back %s: %w", ref, err))
+	case holder == digest:
+		return nil
 	}
-	return nil
+	return &TagExistsError{Registry: r.host, Repository: repo, Tag: tag, Digest: digest, Holder: holder,
+		Setting: r.mutabilityError(ctx, repo, digest, tag, putErr)}
 }
 
 // mutabilityError reads the repository's tag mutability to say which
 // setting keeps tag from moving.
-func (r *Retagger) mutabilityError(ctx context.Context, repo string, digest v1.Hash, tag string, putErr error) error {
+func (r *Retagger) mutabilityError(ctx context.Context, repo string, digest v1.Hash, tag string, putErr error) *TagMutabilityError {
 	e := &TagMutabilityError{Registry: r.host, Region: r.region, Repository: repo, Tag: tag, Digest: digest, Err: putErr}
 	out, err := r.api.DescribeRepositories(ctx, &awsecr.DescribeRepositoriesInput{
 		RegistryId:      aws.String(r.registryID),

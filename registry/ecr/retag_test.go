@@ -23,6 +23,7 @@ import (
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	v1types "github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -69,6 +70,9 @@ func awsConfig(t *testing.T, s *awsfake.Server, keyID, endpoint string) aws.Conf
 // fast retries without waiting, so throttling tests take no time.
 var fast = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
 
+// noSleep lets read-backs read again at once.
+func noSleep(context.Context, time.Duration) error { return nil }
+
 // countingLimiter lets every call through and counts them.
 type countingLimiter struct{ n atomic.Int32 }
 
@@ -81,6 +85,9 @@ func newRetagger(t *testing.T, s *awsfake.Server, o ecr.Options) *ecr.Retagger {
 	}
 	if o.Limiter == nil {
 		o.Limiter = &countingLimiter{}
+	}
+	if o.Sleep == nil {
+		o.Sleep = noSleep
 	}
 	return ecr.New(awsConfig(t, s, "AKIAREGISTRY", ""), account, o)
 }
@@ -183,17 +190,18 @@ func TestParseHost(t *testing.T) {
 }
 
 // TestRetagMovesMutableTag asserts the exact calls and parameters: the
-// manifest is fetched by digest, written back byte for byte with its media
-// type, and the tag is read back.
+// image's media type is read (DescribeImages by digest), the manifest is
+// fetched by digest accepting exactly that type, written back byte for byte
+// with its media type, and the tag is read back.
 func TestRetagMovesMutableTag(t *testing.T) {
-	for _, index := range []bool{false, true} {
-		t.Run(fmt.Sprintf("index=%v", index), func(t *testing.T) {
+	for _, mediaType := range []string{"application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json"} {
+		t.Run(mediaType, func(t *testing.T) {
 			ctx := context.Background()
 			s := fakeAWS(t)
 			s.AddRepository(account, region, "api", awsfake.ECRMutable)
 			old := pushBuild(t, s, "api", "1111111111111111111111111111111111111111", false)
 			s.PutManifest(account, region, "api", "dev", old.manifest, old.mediaType)
-			b := pushBuild(t, s, "api", "2222222222222222222222222222222222222222", index)
+			b := pushImage(t, s, "api", "2222222222222222222222222222222222222222", mediaType)
 			lim := &countingLimiter{}
 			rt := newRetagger(t, s, ecr.Options{Limiter: lim})
 
@@ -204,7 +212,7 @@ func TestRetagMovesMutableTag(t *testing.T) {
 				t.Errorf("dev = %s, want %s", got, b.digest)
 			}
 			calls := ecrCalls(s)
-			if got, want := ops(calls), []string{"BatchGetImage", "PutImage", "DescribeImages"}; !slices.Equal(got, want) {
+			if got, want := ops(calls), []string{"DescribeImages", "BatchGetImage", "PutImage", "DescribeImages"}; !slices.Equal(got, want) {
 				t.Fatalf("ECR calls = %v, want %v", got, want)
 			}
 			for _, c := range calls {
@@ -216,13 +224,15 @@ func TestRetagMovesMutableTag(t *testing.T) {
 				}
 			}
 			wantIDs := []any{map[string]any{"imageDigest": b.digest.String()}}
-			if got := calls[0].Params["imageIds"]; !reflect.DeepEqual(got, wantIDs) {
-				t.Errorf("BatchGetImage imageIds = %v, want %v (by digest, never by tag)", got, wantIDs)
+			for _, c := range calls[:2] {
+				if got := c.Params["imageIds"]; !reflect.DeepEqual(got, wantIDs) {
+					t.Errorf("%s imageIds = %v, want %v (by digest, never by tag)", c.Operation, got, wantIDs)
+				}
 			}
-			if got := calls[0].Params["acceptedMediaTypes"]; !reflect.DeepEqual(got, anys(ecr.AcceptedMediaTypes)) {
-				t.Errorf("BatchGetImage acceptedMediaTypes = %v, want %v", got, ecr.AcceptedMediaTypes)
+			if got, want := calls[1].Params["acceptedMediaTypes"], []any{mediaType}; !reflect.DeepEqual(got, want) {
+				t.Errorf("BatchGetImage acceptedMediaTypes = %v, want %v (the type the image is stored with)", got, want)
 			}
-			put := calls[1].Params
+			put := calls[2].Params
 			if put["imageManifest"] != string(b.manifest) {
 				t.Errorf("PutImage imageManifest = %v, want the stored bytes %s", put["imageManifest"], b.manifest)
 			}
@@ -231,7 +241,7 @@ func TestRetagMovesMutableTag(t *testing.T) {
 					put["imageManifestMediaType"], put["imageTag"], put["imageDigest"], b.mediaType, b.digest)
 			}
 			wantIDs = []any{map[string]any{"imageTag": "dev"}}
-			if got := calls[2].Params["imageIds"]; !reflect.DeepEqual(got, wantIDs) {
+			if got := calls[3].Params["imageIds"]; !reflect.DeepEqual(got, wantIDs) {
 				t.Errorf("DescribeImages imageIds = %v, want %v", got, wantIDs)
 			}
 			if m, mt, _ := s.ECRManifest(account, region, "api", b.digest.String()); string(m) != string(b.manifest) || mt != b.mediaType {
@@ -244,6 +254,26 @@ func TestRetagMovesMutableTag(t *testing.T) {
 	}
 }
 
+// pushImage stores the manifest of a random image in repo under tag, with
+// its media type set to mediaType (Docker or OCI image manifest).
+func pushImage(t *testing.T, s *awsfake.Server, repo, tag, mediaType string) build {
+	t.Helper()
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img = mutate.MediaType(img, v1types.MediaType(mediaType))
+	if mediaType == string(v1types.OCIManifestSchema1) {
+		img = mutate.ConfigMediaType(img, v1types.OCIConfigJSON)
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := s.PutManifest(account, region, repo, tag, raw, mediaType)
+	return build{raw, mediaType, mustHash(t, d)}
+}
+
 func anys(s []string) []any {
 	out := make([]any, len(s))
 	for i, x := range s {
@@ -252,20 +282,27 @@ func anys(s []string) []any {
 	return out
 }
 
-// TestRetagAlreadyThere: re-running a promotion converges; ECR answers
-// ImageAlreadyExistsException and that is success after the read-back.
+// TestRetagAlreadyThere: re-running a promotion converges. ECR answers
+// ImageAlreadyExistsException where the tag may move, and
+// ImageTagAlreadyExistsException where the repository keeps it even with
+// the digest it has (aws/containers-roadmap#2179); both are success once
+// the tag is read back with the digest.
 func TestRetagAlreadyThere(t *testing.T) {
-	for _, m := range []string{awsfake.ECRMutable, awsfake.ECRImmutable} {
+	for _, m := range []string{awsfake.ECRMutable, awsfake.ECRImmutable, awsfake.ECRImmutableWithExclusion} {
 		t.Run(m, func(t *testing.T) {
 			ctx := context.Background()
 			s := fakeAWS(t)
-			s.AddRepository(account, region, "api", m)
+			var exclusions []string
+			if m == awsfake.ECRImmutableWithExclusion {
+				exclusions = []string{"staging"} // not dev
+			}
+			s.AddRepository(account, region, "api", m, exclusions...)
 			b := pushBuild(t, s, "api", "dev", false)
 			rt := newRetagger(t, s, ecr.Options{})
 			if err := rt.Retag(ctx, "api", b.digest, "dev"); err != nil {
 				t.Fatalf("Retag() to the digest dev has = %v, want nil", err)
 			}
-			if got, want := ops(ecrCalls(s)), []string{"BatchGetImage", "PutImage", "DescribeImages"}; !slices.Equal(got, want) {
+			if got, want := ops(ecrCalls(s)), []string{"DescribeImages", "BatchGetImage", "PutImage", "DescribeImages"}; !slices.Equal(got, want) {
 				t.Errorf("ECR calls = %v, want %v", got, want)
 			}
 		})
@@ -305,7 +342,7 @@ func TestRetagReadBackMismatch(t *testing.T) {
 		}
 		return body
 	})
-	rt := ecr.New(awsConfig(t, s, "AKIAREGISTRY", endpoint), account, ecr.Options{Backoff: fast, Limiter: &countingLimiter{}})
+	rt := ecr.New(awsConfig(t, s, "AKIAREGISTRY", endpoint), account, ecr.Options{Backoff: fast, Limiter: &countingLimiter{}, Sleep: noSleep})
 	err := rt.Retag(ctx, "api", b.digest, "dev")
 	var mm *registry.MismatchError
 	if !errors.As(err, &mm) || mm.Got != other.digest {
@@ -327,7 +364,7 @@ func TestRetagRefusesConvertedManifest(t *testing.T) {
 		}
 		return body
 	})
-	rt := ecr.New(awsConfig(t, s, "AKIAREGISTRY", endpoint), account, ecr.Options{Backoff: fast, Limiter: &countingLimiter{}})
+	rt := ecr.New(awsConfig(t, s, "AKIAREGISTRY", endpoint), account, ecr.Options{Backoff: fast, Limiter: &countingLimiter{}, Sleep: noSleep})
 	err := rt.Retag(ctx, "api", b.digest, "dev")
 	if err == nil || !strings.Contains(err.Error(), "converted") {
 		t.Fatalf("Retag() = %v, want an error saying ECR converted the manifest", err)
@@ -414,6 +451,10 @@ func TestRetagTagMutability(t *testing.T) {
 				}
 				return
 			}
+			var te *ecr.TagExistsError
+			if !errors.As(err, &te) || te.Holder != old.digest || te.Digest != b.digest || te.Tag != "dev" || te.Release() {
+				t.Errorf("Retag() = %v, want a *ecr.TagExistsError for dev holding %s", err, old.digest)
+			}
 			var me *ecr.TagMutabilityError
 			if !errors.As(err, &me) {
 				t.Fatalf("Retag() = %v, want a *ecr.TagMutabilityError", err)
@@ -457,7 +498,7 @@ func TestTagMutabilityFixWorks(t *testing.T) {
 	pushBuild(t, s, "api", "dev", false)
 	b := pushBuild(t, s, "api", "aaaa", false)
 	cfg := awsConfig(t, s, "AKIAREGISTRY", "")
-	rt := ecr.New(cfg, account, ecr.Options{Backoff: fast, Limiter: &countingLimiter{}})
+	rt := ecr.New(cfg, account, ecr.Options{Backoff: fast, Limiter: &countingLimiter{}, Sleep: noSleep})
 	var me *ecr.TagMutabilityError
 	if err := rt.Retag(ctx, "api", b.digest, "dev"); !errors.As(err, &me) {
 		t.Fatalf("Retag() = %v, want a *ecr.TagMutabilityError", err)
