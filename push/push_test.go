@@ -3,6 +3,8 @@ package push_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -325,6 +327,20 @@ func TestEchoedValuesAreBounded(t *testing.T) {
 		l.Files = tc.opts
 		_, _, errs["Load("+name+")"] = l.Load(ctx, tc.src)
 	}
+	// A source registry whose refusal is huge.
+	hostile := testreg.NewWithHandler(t, func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprintf(w, `{"errors":[{"code":"DENIED","message":%q}]}`, huge[:60<<10])
+		})
+	})
+	_, _, err := loader(t).Load(ctx, hostile+"/hostile/app:1")
+	var ue *registry.UnauthorizedError
+	if !errors.As(err, &ue) {
+		t.Errorf("Load(a reference the registry refuses) error = %v, want *registry.UnauthorizedError", err)
+	}
+	errs["Load(refused reference)"] = err
 	for name, err := range errs {
 		if err == nil {
 			t.Errorf("%s error = nil, want one", name)

@@ -161,9 +161,9 @@ func (l *Loader) remote(ctx context.Context, src string) (remote.Taggable, error
 	if err != nil {
 		return nil, err
 	}
-	d, err := remote.Get(ref, c.Options(ctx)...)
+	d, err := c.Get(ctx, ref.Context().RepositoryStr(), ref.Identifier())
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", src, err)
+		return nil, err
 	}
 	if d.MediaType.IsIndex() {
 		return d.ImageIndex()
@@ -229,7 +229,7 @@ func (l *Loader) files(ctx context.Context, dir string) (v1.Image, error) {
 func DirLayer(dir string, mtime time.Time) (v1.Layer, error) {
 	data, err := tarDir(dir, mtime)
 	if err != nil {
-		return nil, fmt.Errorf("%w: packing %s: %v", ErrSource, dir, err)
+		return nil, fmt.Errorf("%w: packing %s: %s", ErrSource, registry.Clip(dir), registry.Clip(err.Error()))
 	}
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil

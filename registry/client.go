@@ -222,6 +222,20 @@ func (c *Client) Manifest(ctx context.Context, repo string, digest v1.Hash) (*re
 	return d, nil
 }
 
+// Get fetches the manifest ref (a tag or a digest) names in repo, as the
+// registry serves it: for copying an image from another registry.
+func (c *Client) Get(ctx context.Context, repo, ref string) (*remote.Descriptor, error) {
+	r, err := c.reference(repo, ref)
+	if err != nil {
+		return nil, err
+	}
+	d, err := remote.Get(r, c.options(ctx)...)
+	if err != nil {
+		return nil, c.wrap(err, "fetching", repo, ref, "")
+	}
+	return d, nil
+}
+
 // Retag points tag at digest in repo by copying the manifest bytes fetched by
 // digest, with their media type, then reads the tag back and checks it
 // resolves to digest. No layer is read or written. With Options.Retagger

@@ -115,7 +115,8 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		if err := p.Sleep(req.Context(), wait); err != nil {
-			return nil, fmt.Errorf("waiting to retry %s %s: %w", req.Method, req.URL.Redacted(), err)
+			// Not the URL's query: a redirect may have put a token there.
+			return nil, fmt.Errorf("waiting to retry %s %s%s: %w", req.Method, req.URL.Host, Clip(req.URL.EscapedPath()), err)
 		}
 		if req.GetBody != nil {
 			body, err := req.GetBody()

@@ -169,3 +169,20 @@ func TestRetryJitterStaysWithinBackoff(t *testing.T) {
 		t.Errorf("waits = %d, want 4", len(waits))
 	}
 }
+
+// TestRetryWaitErrorHidesQuery: a request cut short while waiting to retry
+// says which request, without its query, where a redirect may have put a
+// token.
+func TestRetryWaitErrorHidesQuery(t *testing.T) {
+	s := &scripted{statuses: []int{503, 200}}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	rt := &retryTransport{next: http.DefaultTransport, policy: Retry{
+		Sleep: func(context.Context, time.Duration) error { return context.Canceled },
+	}.withDefaults()}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v2/api/blobs/sha256:abc?X-Amz-Signature=SIGNATURE-TOKEN", nil)
+	_, err := rt.RoundTrip(req)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "/v2/api/blobs/sha256:abc") || strings.Contains(err.Error(), "SIGNATURE-TOKEN") {
+		t.Errorf("RoundTrip() error = %v, want it canceled, naming the path and not the query", err)
+	}
+}
