@@ -135,6 +135,10 @@ type Finding struct {
 	OK          bool   `json:"ok"`
 	Detail      string `json:"detail"`
 	Fix         string `json:"fix,omitempty"`
+	// Warn marks a finding that passes (OK is true) but names a risk to
+	// act on, with Fix saying how: a lifecycle rule that can expire
+	// releases, a task definition another tool registered.
+	Warn bool `json:"warning,omitempty"`
 }
 
 // Permanent reports whether err says that observing again cannot succeed

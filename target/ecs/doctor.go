@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/tierdeploy/tier/config"
@@ -32,6 +34,9 @@ type (
 	policyAPI interface {
 		GetRepositoryPolicy(ctx context.Context, in *awsecr.GetRepositoryPolicyInput, o ...func(*awsecr.Options)) (*awsecr.GetRepositoryPolicyOutput, error)
 	}
+	lifecycleAPI interface {
+		GetLifecyclePolicy(ctx context.Context, in *awsecr.GetLifecyclePolicyInput, o ...func(*awsecr.Options)) (*awsecr.GetLifecyclePolicyOutput, error)
+	}
 )
 
 var _ target.Checker = (*Target)(nil)
@@ -46,6 +51,22 @@ var _ target.Checker = (*Target)(nil)
 // (the default chain: AWS_PROFILE, ...) to check that env's account may
 // pull. A failed check says the fix, and the checks that need it are not
 // run.
+//
+// Two checks warn (target.Finding.Warn) instead of failing, about what
+// breaks later rather than now:
+//
+//   - lifecycle policy: with the registry account's credentials, the ECR
+//     lifecycle policy of each service's repository, read for rules that
+//     can expire or archive release images (<tier>-<UTC time> of a release
+//     tier) or commit-tagged builds: a rollback to them would find them
+//     gone.
+//   - task definition, for an environment deployed in pin mode: whether the
+//     service's current task definition revision was registered by the
+//     identity env's credentials are (registeredBy against the caller
+//     identity, the session name of an assumed role aside). One registered
+//     by another identity belongs to a tool (Terraform, CDK, a pipeline)
+//     whose next apply puts its own revision back, undoing the revision
+//     tier pinned.
 func (t *Target) Check(ctx context.Context, env config.Environment, svcs []config.Service) []target.Finding {
 	e := env.Target.ECS
 	if e == nil {
@@ -145,8 +166,130 @@ func (t *Target) check(ctx context.Context, env config.Environment, svcs []confi
 		if f, ok := t.pullAccess(ctx, env, svc, account); ok {
 			add(&f)
 		}
+		if f, ok := t.lifecycle(ctx, env, svc); ok {
+			add(&f)
+		}
+	}
+	if t.mode(target.Deployment{Environment: env}) == config.ModePin {
+		f := owner(env.Name, td.TaskDefinition, aws.ToString(id.Arn))
+		add(&f)
 	}
 	return out
+}
+
+// owner checks who registered the service's task definition revision: in
+// pin mode, tier's identity (callerARN) registers the revisions it deploys.
+func owner(env string, td *ecstypes.TaskDefinition, callerARN string) target.Finding {
+	f := target.Finding{Environment: env, Check: "task definition", OK: true}
+	arn, by := aws.ToString(td.TaskDefinitionArn), aws.ToString(td.RegisteredBy)
+	switch {
+	case by == "":
+		f.Detail = fmt.Sprintf("ECS does not say who registered %s (no registeredBy)", arn)
+	case sameIdentity(by, callerARN):
+		f.Detail = fmt.Sprintf("%s was registered by %s, the identity tier deploys with", arn, by)
+	default:
+		f.Warn = true
+		f.Detail = fmt.Sprintf("%s was registered by %s, not by %s, the identity tier deploys with: "+
+			"if a tool registered it (Terraform, CDK, a pipeline), that tool owns the task definition, "+
+			"and its next apply points the service back at its own revision, undoing the revision tier pins", arn, by, callerARN)
+		f.Fix = "make the tool leave the service's task definition to tier (Terraform: lifecycle { ignore_changes = [task_definition] } on the aws_ecs_service), " +
+			"or deploy this environment with mode: track-tag; if tier registered it with other credentials, run tier doctor with those"
+	}
+	return f
+}
+
+// sameIdentity reports whether two principal ARNs are one identity: equal,
+// or sessions of one assumed role (arn:aws:sts::<account>:assumed-role/<role>/<session>).
+func sameIdentity(a, b string) bool {
+	if a == b {
+		return true
+	}
+	role := func(arn string) (string, bool) {
+		i := strings.Index(arn, ":assumed-role/")
+		if i < 0 || !strings.HasPrefix(arn, "arn:") {
+			return "", false
+		}
+		j := strings.LastIndexByte(arn, '/')
+		return arn[:j], j > i+len(":assumed-role/")
+	}
+	ra, oka := role(a)
+	rb, okb := role(b)
+	return oka && okb && ra == rb
+}
+
+// lifecycle reads the lifecycle policy of svc's repository in the ECR
+// registry, with the registry account's credentials, for rules that can
+// expire or archive images tier needs. It reports false when the registry
+// is not an ECR registry.
+func (t *Target) lifecycle(ctx context.Context, env config.Environment, svc config.Service) (target.Finding, bool) {
+	registryID, region, ok := ecr.ParseHost(t.o.Registry)
+	if !ok {
+		return target.Finding{}, false
+	}
+	f := target.Finding{Environment: env.Name, Check: "lifecycle policy"}
+	_, prefix, _ := strings.Cut(t.o.Registry, "/")
+	repo := path.Join(prefix, svc.Repository)
+	cfg, err := t.creds.Config(ctx, awscred.Settings{Environment: "registry", Region: region})
+	if err == nil {
+		err = lifecycleRules(ctx, awsecr.NewFromConfig(cfg), registryID, repo, t.releaseTiers(), &f)
+	}
+	if err != nil {
+		f.OK, f.Warn = true, true
+		f.Detail = fmt.Sprintf("could not read the lifecycle policy of repository %s, which may expire releases: %v", repo, err)
+		f.Fix = "run tier doctor with the registry account's credentials (AWS_PROFILE) allowed ecr:GetLifecyclePolicy"
+	}
+	return f, true
+}
+
+// releaseTiers returns the names of the release tiers, sorted.
+func (t *Target) releaseTiers() []string {
+	var out []string
+	for tier, release := range t.o.ReleaseTiers {
+		if release {
+			out = append(out, tier)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// lifecycleRules fills in f from the lifecycle policy of repository repo
+// in registry registryID. It returns an error when the policy cannot be
+// read.
+func lifecycleRules(ctx context.Context, api lifecycleAPI, registryID, repo string, releaseTiers []string, f *target.Finding) error {
+	out, err := api.GetLifecyclePolicy(ctx, &awsecr.GetLifecyclePolicyInput{RegistryId: aws.String(registryID), RepositoryName: aws.String(repo)})
+	var none *ecrtypes.LifecyclePolicyNotFoundException
+	var noRepo *ecrtypes.RepositoryNotFoundException
+	switch {
+	case errors.As(err, &none):
+		f.OK, f.Detail = true, fmt.Sprintf("repository %s has no lifecycle policy: no image expires", repo)
+		return nil
+	case errors.As(err, &noRepo):
+		f.Detail = fmt.Sprintf("repository %s does not exist in registry %s", repo, registryID)
+		f.Fix = fmt.Sprintf("create it (aws ecr create-repository --repository-name %s), or correct the service's repository: in tier.yaml", repo)
+		return nil
+	case err != nil:
+		return fmt.Errorf("GetLifecyclePolicy %s: %w", repo, err)
+	}
+	risks, err := lifecycleRisks(aws.ToString(out.LifecyclePolicyText), releaseTiers)
+	if err != nil {
+		return err
+	}
+	f.OK = true
+	if len(risks) == 0 {
+		f.Detail = fmt.Sprintf("repository %s's lifecycle policy expires no release image and no commit-tagged build", repo)
+		return nil
+	}
+	var rs []string
+	for _, r := range risks {
+		rs = append(rs, r.String())
+	}
+	f.Warn = true
+	f.Detail = fmt.Sprintf("repository %s's lifecycle policy: %s; a rollback to an image it removed fails, and so does a task start of a build an environment runs",
+		repo, strings.Join(rs, "; "))
+	f.Fix = "keep release and commit tags out of expiring rules: give each tagged rule a tagPatternList that matches neither, " +
+		"and before a tagStatus any rule put one that selects the release tags (tagPatternList [\"<tier>-*\"]) and keeps as many as you may roll back to (docs/targets/ecr.md)"
+	return nil
 }
 
 // pullAccess checks that the registry's repository of svc lets account

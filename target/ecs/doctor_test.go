@@ -27,15 +27,16 @@ func pullPolicy(account string) string {
 type finding struct {
 	check  string
 	ok     bool
+	warn   bool
 	detail string // a fragment of Detail
-	fix    string // a fragment of Fix, for a failed one
+	fix    string // a fragment of Fix, for a failed one or a warning
 }
 
 func wantFindings(t *testing.T, got []target.Finding, env string, want []finding) {
 	t.Helper()
 	var lines []string
 	for _, f := range got {
-		lines = append(lines, fmt.Sprintf("%s ok=%v %q fix %q", f.Check, f.OK, f.Detail, f.Fix))
+		lines = append(lines, fmt.Sprintf("%s ok=%v warn=%v %q fix %q", f.Check, f.OK, f.Warn, f.Detail, f.Fix))
 	}
 	all := strings.Join(lines, "\n  ")
 	if len(got) != len(want) {
@@ -43,8 +44,10 @@ func wantFindings(t *testing.T, got []target.Finding, env string, want []finding
 	}
 	for i, w := range want {
 		f := got[i]
-		if f.Environment != env || f.Check != w.check || f.OK != w.ok || !strings.Contains(f.Detail, w.detail) || !strings.Contains(f.Fix, w.fix) || (f.OK && f.Fix != "") {
-			t.Errorf("Check()[%d] = %s ok=%v %q fix %q, want %s ok=%v with %q, fix %q\n  %s", i, f.Check, f.OK, f.Detail, f.Fix, w.check, w.ok, w.detail, w.fix, all)
+		if f.Environment != env || f.Check != w.check || f.OK != w.ok || f.Warn != w.warn || !strings.Contains(f.Detail, w.detail) || !strings.Contains(f.Fix, w.fix) ||
+			(f.OK && !f.Warn && f.Fix != "") || (f.Warn && (!f.OK || f.Fix == "")) {
+			t.Errorf("Check()[%d] = %s ok=%v warn=%v %q fix %q, want %s ok=%v warn=%v with %q, fix %q\n  %s",
+				i, f.Check, f.OK, f.Warn, f.Detail, f.Fix, w.check, w.ok, w.warn, w.detail, w.fix, all)
 		}
 	}
 }
@@ -62,6 +65,9 @@ func checked(image string, more ...finding) []finding {
 
 func TestCheck(t *testing.T) {
 	const fips = registryAccount + ".dkr-fips.ecr-fips.us-east-1.amazonaws.com"
+	noLifecycle := func(repo string) finding {
+		return finding{check: "lifecycle policy", ok: true, detail: "repository " + repo + " has no lifecycle policy: no image expires"}
+	}
 	tests := []struct {
 		name     string
 		registry string
@@ -72,24 +78,31 @@ func TestCheck(t *testing.T) {
 	}{
 		{"cross-account pull allowed", registry, repo + ":dev", "api", pullPolicy(acctA), checked(repo+":dev",
 			finding{check: "image", ok: true, detail: repo + ":dev is in " + repo},
-			finding{check: "pull access", ok: true, detail: "repository api lets account 111111111111 pull"})},
+			finding{check: "pull access", ok: true, detail: "repository api lets account 111111111111 pull"},
+			noLifecycle("api"))},
 		{"no repository policy", registry, repo + ":dev", "api", "", checked(repo+":dev",
 			finding{check: "image", ok: true},
 			finding{check: "pull access", detail: "repository api has no policy, so account 111111111111 cannot pull",
-				fix: "set a repository policy allowing ecr:BatchGetImage and ecr:GetDownloadUrlForLayer to arn:aws:iam::111111111111:root"})},
+				fix: "set a repository policy allowing ecr:BatchGetImage and ecr:GetDownloadUrlForLayer to arn:aws:iam::111111111111:root"},
+			noLifecycle("api"))},
 		{"policy for another account", registry, repo + ":dev", "api", pullPolicy(acctB), checked(repo+":dev",
 			finding{check: "image", ok: true},
-			finding{check: "pull access", detail: "policy does not let account 111111111111 pull", fix: "add arn:aws:iam::111111111111:root"})},
+			finding{check: "pull access", detail: "policy does not let account 111111111111 pull", fix: "add arn:aws:iam::111111111111:root"},
+			noLifecycle("api"))},
 		{"FIPS registry host", fips, fips + "/api:dev", "api", pullPolicy(acctA), checked(fips+"/api:dev",
 			finding{check: "image", ok: true, detail: "is in " + fips + "/api"},
-			finding{check: "pull access", ok: true, detail: "repository api lets account 111111111111 pull"})},
+			finding{check: "pull access", ok: true, detail: "repository api lets account 111111111111 pull"},
+			noLifecycle("api"))},
 		{"registry host with a path", registry + "/team", registry + "/team/api:dev", "team/api", pullPolicy(acctA), checked(registry+"/team/api:dev",
 			finding{check: "image", ok: true, detail: "is in " + registry + "/team/api"},
-			finding{check: "pull access", ok: true, detail: "repository team/api lets account 111111111111 pull"})},
-		{"registry of the same account", acctA + ".dkr.ecr.us-east-1.amazonaws.com", acctA + ".dkr.ecr.us-east-1.amazonaws.com/api:dev", "", "",
+			finding{check: "pull access", ok: true, detail: "repository team/api lets account 111111111111 pull"},
+			noLifecycle("team/api"))},
+		{"registry of the same account, read with another account's keys", acctA + ".dkr.ecr.us-east-1.amazonaws.com", acctA + ".dkr.ecr.us-east-1.amazonaws.com/api:dev", "", "",
 			checked(acctA+".dkr.ecr.us-east-1.amazonaws.com/api:dev",
 				finding{check: "image", ok: true},
-				finding{check: "pull access", ok: true, detail: "same account as the registry"})},
+				finding{check: "pull access", ok: true, detail: "same account as the registry"},
+				finding{check: "lifecycle policy", ok: true, warn: true, detail: "could not read the lifecycle policy of repository api",
+					fix: "allowed ecr:GetLifecyclePolicy"})},
 		{"not an ECR registry: no pull check", "registry.example.com", "registry.example.com/api:dev", "", "",
 			checked("registry.example.com/api:dev", finding{check: "image", ok: true})},
 		{"no container of the repository", registry, registry + "/web:dev", "", "", []finding{
@@ -144,6 +157,7 @@ func TestCheckStopsAtTheFirstFailure(t *testing.T) {
 			{check: "credentials", ok: true, detail: "arn:aws:sts::222222222222:assumed-role/deployer/tier-mb-dev (account 222222222222)"},
 			{check: "cluster", ok: true}, {check: "service", ok: true}, {check: "container", ok: true}, {check: "image", ok: true},
 			{check: "pull access", detail: "GetRepositoryPolicy api: ", fix: "run tier doctor with the registry account's credentials"},
+			{check: "lifecycle policy", ok: true, warn: true, detail: "could not read the lifecycle policy of repository api", fix: "run tier doctor with the registry account's credentials"},
 		}},
 		{"missing cluster", withECS(keysEnv("dev", "dev"), func(e *config.ECS) { e.Cluster = "web" }), []finding{
 			{check: "credentials", ok: true},
@@ -162,6 +176,7 @@ func TestCheckStopsAtTheFirstFailure(t *testing.T) {
 			{check: "container", ok: true, detail: fluentBit},
 			{check: "image", detail: "the container runs " + fluentBit + ", not an image of " + repo, fix: "point the task definition's image at " + repo},
 			{check: "pull access", detail: "GetRepositoryPolicy api: ", fix: "run tier doctor with the registry account's credentials"},
+			{check: "lifecycle policy", ok: true, warn: true, detail: "could not read the lifecycle policy of repository api", fix: "run tier doctor with the registry account's credentials"},
 		}},
 	}
 	for _, tc := range tests {
