@@ -114,7 +114,7 @@ func buildTime(ctx context.Context, flag, commit string, now func() time.Time) (
 	if flag != "" {
 		t, err := time.Parse(time.RFC3339, flag)
 		if err != nil {
-			return time.Time{}, config.Usagef("--created %q is not an RFC 3339 time (2020-11-12T10:30:00Z)", flag)
+			return time.Time{}, config.Usagef("--created %q is not an RFC 3339 time (2020-11-12T10:30:00Z)", registry.Clip(flag))
 		}
 		return t.UTC(), nil
 	}

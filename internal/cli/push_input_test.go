@@ -63,6 +63,27 @@ func TestPushRefusesBadInputOffline(t *testing.T) {
 	}
 }
 
+// TestPushEchoIsBounded: values of a megabyte are bad input, and the
+// message that names them stays short.
+func TestPushEchoIsBounded(t *testing.T) {
+	e := newEnv(t)
+	huge := strings.Repeat("9", 1<<20)
+	dir := e.files("v1", "1")
+	for _, args := range [][]string{
+		{"push", "api", dir, "--commit", huge},
+		{"push", "api", dir, "--commit", c1, "--created", huge},
+		{"push", "api", dir, "--commit", c1, "--env", huge},
+		{"push", "api", dir, "--commit", c1, "--base", "ghcr.io/" + huge},
+		{"push", "api", "./" + huge, "--commit", c1},
+		{"promote", "dev", "--commit", huge},
+	} {
+		code, _, stderr := e.run(args...)
+		if code != ExitUsage || len(stderr) > 1024 {
+			t.Errorf("tier %s <1 MiB> = exit %d, %d bytes on stderr; want 2 and at most 1024:\n%.300s", strings.Join(args[:3], " "), code, len(stderr), stderr)
+		}
+	}
+}
+
 // TestPushSourceURLWithoutCredentials: a --source-url with user info and a
 // token in its query is recorded without them, and tier says so without
 // repeating them.
