@@ -184,6 +184,7 @@ func (s *Server) PutManifest(account, region, repo, tag string, manifest []byte,
 	img := s.ecr.store(r, string(manifest), mediaType)
 	if tag != "" {
 		r.tags[tag] = img.digest
+		delete(r.before, tag) // set-up is not a write a read can lag
 	}
 	return img.digest
 }
