@@ -24,7 +24,11 @@ type progress struct {
 
 func newProgress(w io.Writer) *progress {
 	p := &progress{w: w, line: map[string]string{}, last: map[string]deploy.Phase{}}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
+	under := w
+	if sw, ok := w.(*syncWriter); ok {
+		under = sw.w
+	}
+	if f, ok := under.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
 		p.tty = true
 	}
 	return p

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -55,12 +56,26 @@ func (a *app) awsCreds() *awscred.Cache {
 	return a.aws
 }
 
+// syncWriter serializes writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
 // Run executes tier with args and returns the exit status.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return run(ctx, &app{stdout: stdout, stderr: stderr, now: time.Now}, args)
 }
 
 func run(ctx context.Context, a *app, args []string) int {
+	// Logs and live progress reach stderr from many goroutines.
+	a.stderr = &syncWriter{w: a.stderr}
 	root := a.root()
 	root.SetArgs(args)
 	root.SetOut(a.stdout)
