@@ -294,7 +294,7 @@ func Deployments(cfg *config.Config, changes []TagChange) ([]target.Deployment, 
 		svc, _ := cfg.Service(c.Service)
 		d, err := v1.NewHash(c.Digest)
 		if err != nil {
-			return nil, fmt.Errorf("service %s: digest %q: %w", c.Service, c.Digest, err)
+			return nil, fmt.Errorf("service %s: digest %q: %w", c.Service, registry.Clip(c.Digest), err)
 		}
 		for _, env := range cfg.EnvironmentsOf(c.Tier) {
 			if env.Runs(svc.Name) {

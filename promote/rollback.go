@@ -10,6 +10,7 @@ import (
 
 	"github.com/tierdeploy/tier/catalog"
 	"github.com/tierdeploy/tier/config"
+	"github.com/tierdeploy/tier/registry"
 	"github.com/tierdeploy/tier/tags"
 	"github.com/tierdeploy/tier/target"
 )
@@ -88,7 +89,7 @@ func (p *rollback) target(ctx context.Context, s config.Service, tier config.Tie
 		}
 	}
 	if _, err := tags.ParseTime(to); err == nil && !tier.Release {
-		return v1.Hash{}, "", config.Usagef("--to %q is a time, but tier %s is mutable and keeps no timeline, so times do not apply: pass --to COMMIT or --to sha256:DIGEST", to, tier.Name)
+		return v1.Hash{}, "", config.Usagef("--to %q is a time, but tier %s is mutable and keeps no timeline, so times do not apply: pass --to COMMIT or --to sha256:DIGEST", registry.Clip(to), tier.Name)
 	}
 	if tags.IsCommitPrefix(to) {
 		_, d, err := p.cat.ResolveCommit(ctx, repo, to)
@@ -102,9 +103,9 @@ func (p *rollback) target(ctx context.Context, s config.Service, tier config.Tie
 			}
 			return d.Digest, "tag " + to, nil
 		}
-		return v1.Hash{}, "", config.Usagef("--to %q is not a commit, a digest or a tag; tier %s is mutable, so times do not apply", to, tier.Name)
+		return v1.Hash{}, "", config.Usagef("--to %q is not a commit, a digest or a tag; tier %s is mutable, so times do not apply", registry.Clip(to), tier.Name)
 	}
-	return v1.Hash{}, "", config.Usagef("--to %q is not a time (2020-11-12, 2020-11-12T10:30Z), a release tag (%s), a commit or a digest", to, tags.Release(tier.Name, time.Date(2020, 11, 12, 10, 30, 0, 0, time.UTC)))
+	return v1.Hash{}, "", config.Usagef("--to %q is not a time (2020-11-12, 2020-11-12T10:30Z), a release tag (%s), a commit or a digest", registry.Clip(to), tags.Release(tier.Name, time.Date(2020, 11, 12, 10, 30, 0, 0, time.UTC)))
 }
 
 // releaseAt finds the release that was current at t: the newest release cut

@@ -25,7 +25,7 @@ func Validate(tag string) error {
 		return fmt.Errorf("%w: the tag is empty", ErrInvalid)
 	}
 	if len(tag) > MaxLen {
-		return fmt.Errorf("%w: %q is %d characters long; a tag has at most %d", ErrInvalid, tag, len(tag), MaxLen)
+		return fmt.Errorf("%w: %q is %d characters long; a tag has at most %d", ErrInvalid, tag[:32]+"...", len(tag), MaxLen)
 	}
 	for i := 0; i < len(tag); i++ {
 		c := tag[i]
@@ -106,6 +106,9 @@ func ParseTime(s string) (time.Time, error) {
 		if t, err := time.Parse(l, s); err == nil {
 			return t.UTC(), nil
 		}
+	}
+	if len(s) > 64 {
+		s = s[:64] + "..."
 	}
 	return time.Time{}, fmt.Errorf("%q is not a time: use a date (2020-11-12, the end of that day UTC) or a UTC time (2020-11-12T10:30Z)", s)
 }

@@ -2,6 +2,7 @@ package tags
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -162,4 +163,15 @@ func FuzzParseTime(f *testing.F) {
 			t.Fatalf("ParseTime(%q) = %s, not in UTC", s, got)
 		}
 	})
+}
+
+// Messages about a hostile value stay short: the value is cut.
+func TestMessagesAreBounded(t *testing.T) {
+	long := strings.Repeat("a", 2<<20)
+	if err := Validate(long); err == nil || len(err.Error()) > 300 || !strings.Contains(err.Error(), "2097152 characters long") {
+		t.Errorf("Validate(2 MB tag) = %d bytes of error, want a short one naming the length", len(fmt.Sprint(err)))
+	}
+	if _, err := ParseTime(long); err == nil || len(err.Error()) > 300 {
+		t.Errorf("ParseTime(2 MB) = %d bytes of error, want a short one", len(fmt.Sprint(err)))
+	}
 }
