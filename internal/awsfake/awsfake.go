@@ -104,7 +104,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		var aerr *APIError
 		switch svc {
 		case "ecs":
-			out, aerr = s.ecsCall(account, region, op, body)
+			out, aerr = s.ecsCall(account, region, s.callerARN(account, key), op, body)
 		case "ecr":
 			out, aerr = s.ecrCall(account, region, op, body)
 		}

@@ -25,7 +25,7 @@ import (
 // documents no order, and a caller must not take the first entry for the
 // newest.
 
-func (s *Server) ecsCall(account, region, op string, body []byte) (any, *APIError) {
+func (s *Server) ecsCall(account, region, caller, op string, body []byte) (any, *APIError) {
 	r := s.ecs.region(account, region)
 	switch op {
 	case "DescribeClusters":
@@ -35,7 +35,7 @@ func (s *Server) ecsCall(account, region, op string, body []byte) (any, *APIErro
 	case "DescribeTaskDefinition":
 		return s.ecs.describeTaskDefinition(r, body)
 	case "RegisterTaskDefinition":
-		return s.ecs.registerTaskDefinition(r, body)
+		return s.ecs.registerTaskDefinition(r, caller, body)
 	case "UpdateService":
 		return s.ecs.updateService(r, body)
 	case "ListTasks":
@@ -200,7 +200,9 @@ func (e *ecsState) describeTaskDefinition(r *ecsRegion, body []byte) (any, *APIE
 	return out, nil
 }
 
-func (e *ecsState) registerTaskDefinition(r *ecsRegion, body []byte) (any, *APIError) {
+// registerTaskDefinition registers a revision; caller (the identity that
+// signed the request) is recorded as its registeredBy, as ECS does.
+func (e *ecsState) registerTaskDefinition(r *ecsRegion, caller string, body []byte) (any, *APIError) {
 	var def map[string]any
 	if err := decodeJSON(body, &def); err != nil {
 		return nil, err
@@ -224,6 +226,7 @@ func (e *ecsState) registerTaskDefinition(r *ecsRegion, body []byte) (any, *APIE
 	if aerr != nil {
 		return nil, aerr
 	}
+	t.body["registeredBy"] = caller
 	out := map[string]any{"taskDefinition": t.describe()}
 	if len(tags) > 0 {
 		out["tags"] = tags

@@ -198,7 +198,7 @@ func (a *app) open(ctx context.Context) (*session, error) {
 		// credentials (the default chain: AWS_PROFILE, role, ...).
 		cfg, err := a.awsCreds().Config(ctx, awscred.Settings{Environment: "registry", Region: region})
 		if err == nil {
-			opts.Retagger, err = ecr.ForHost(cfg, host, ecr.Options{})
+			opts.Retagger, err = ecr.ForHost(cfg, host, ecr.Options{Transport: a.transport})
 		}
 		if err != nil {
 			s.Close()

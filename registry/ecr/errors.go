@@ -187,6 +187,10 @@ type TagExistsError struct {
 
 func (e *TagExistsError) Unwrap() error { return e.Setting }
 
+// Is reports whether target is registry.ErrTagExists: promotions take the
+// tag as taken by a racing release.
+func (e *TagExistsError) Is(target error) bool { return target == registry.ErrTagExists }
+
 // Release reports whether Tag is a release tag: "<tier>-<UTC time>", as
 // tags.Release cuts them.
 func (e *TagExistsError) Release() bool { return isRelease(e.Tag) }

@@ -81,7 +81,7 @@ func TestRetagReleaseRace(t *testing.T) {
 				switch {
 				case err == nil && builds[i].digest.String() == winner:
 					wins++
-				case errors.As(err, &te) && te.Holder.String() == winner && te.Digest == builds[i].digest:
+				case errors.As(err, &te) && te.Holder.String() == winner && te.Digest == builds[i].digest && errors.Is(err, registry.ErrTagExists):
 					taken++
 				default:
 					t.Errorf("Retag(%s, build %d) = %v; %s holds %s", release, i, err, release, winner)

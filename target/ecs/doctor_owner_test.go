@@ -1,9 +1,13 @@
 package ecs_test
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/tierdeploy/tier/config"
+	"github.com/tierdeploy/tier/deploy"
+	"github.com/tierdeploy/tier/target"
 	"github.com/tierdeploy/tier/target/ecs"
 )
 
@@ -64,5 +68,29 @@ func TestCheckTaskDefinitionOwner(t *testing.T) {
 			}
 			wantFindings(t, got, tc.env.Name, want)
 		})
+	}
+}
+
+// A revision tier registered itself, pinning a release, is tier's: the
+// stand-in records who registered it, as ECS does, and doctor does not
+// warn.
+func TestCheckTaskDefinitionTierPinned(t *testing.T) {
+	r := newRig(t)
+	image := repo + ":prod"
+	r.aws.SetImageDigest(acctA, region, image, d1.String())
+	r.aws.AddService(acctA, region, "api", "api", taskDef(image), 1, true)
+	tg := ecs.New(ecs.Options{Creds: r.creds, Registry: "registry.example.com", ReleaseTiers: map[string]bool{"prod": true}})
+	env := keysEnv("prod", "prod")
+	if res := r.promote(t, tg, "prod-20201112T103000Z", d2, 5*time.Second, env); len(res) != 1 || res[0].Outcome != deploy.Verified {
+		t.Fatalf("pinning prod to a release = %+v, want verified", res)
+	}
+	var owner *target.Finding
+	for _, f := range tg.Check(t.Context(), env, []config.Service{api}) {
+		if f.Check == "task definition" {
+			owner = &f
+		}
+	}
+	if owner == nil || owner.Warn || !strings.Contains(owner.Detail, "the identity tier deploys with") {
+		t.Errorf("task definition finding after tier pinned a revision = %+v, want no warning", owner)
 	}
 }
