@@ -5,6 +5,7 @@ import (
 
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/internal/demo"
+	"github.com/tierdeploy/tier/registry"
 )
 
 func (a *app) demoCmd() *cobra.Command {
@@ -30,7 +31,7 @@ the end.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Target != "local" && o.Target != "docker" {
-				return config.Usagef("--target %q: use local or docker", o.Target)
+				return config.Usagef("--target %q: use local or docker", registry.Clip(o.Target))
 			}
 			o.Out, o.Now, o.Log = a.stdout, a.now, a.log
 			_, err := demo.Run(cmd.Context(), o)

@@ -129,7 +129,7 @@ invalid tag, build not found), 3 partly done.`,
 			switch a.output {
 			case "table", "json":
 			default:
-				return config.Usagef("--output %q: use table or json", a.output)
+				return config.Usagef("--output %q: use table or json", registry.Clip(a.output))
 			}
 			return nil
 		},
