@@ -358,6 +358,10 @@ func (e *Engine) wait(ctx context.Context, tg target.Target, it target.Deploymen
 					reason += ": " + last.Reason
 				}
 			}
+			if errors.Is(err, context.DeadlineExceeded) && last.State == target.Failed && lastErr == nil {
+				// A failure seen at the deadline is a failure, not a timeout.
+				return Failed, cmp.Or(last.Reason, "the platform reports the rollout failed"), last.URL
+			}
 			if errors.Is(err, context.DeadlineExceeded) {
 				return TimedOut, reason, last.URL
 			}
@@ -386,19 +390,24 @@ func (e *Engine) converge(ctx context.Context, items []target.Deployment, result
 	for round := 1; ; round++ {
 		now := map[string]v1.Hash{}
 		commits := map[string]string{}
+		unread := map[string]error{}
 		for i, it := range items {
 			if _, seen := now[it.Service.Name]; seen {
 				continue
 			}
 			d, c, err := e.Current(ctx, it.Service)
 			if err != nil {
+				// Not sure the tag stayed: not verified.
 				e.Log.Warn("re-reading the tier's tag", "service", it.Service.Name, "err", err)
-				d = deployed[i]
+				d, unread[it.Service.Name] = deployed[i], err
 			}
 			now[it.Service.Name], commits[it.Service.Name] = d, c
 		}
 		var redo []int
 		for i, it := range items {
+			if err := unread[it.Service.Name]; err != nil && results[i].Outcome == Verified {
+				results[i].Outcome, results[i].Reason = NotVerified, fmt.Sprintf("deployed, but the %s tag could not be read again to check no other promotion moved it: %v", it.Tag, err)
+			}
 			if now[it.Service.Name] != deployed[i] {
 				redo = append(redo, i)
 			}

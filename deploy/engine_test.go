@@ -363,3 +363,31 @@ func TestRunGivesUpOnATagThatKeepsMoving(t *testing.T) {
 		t.Errorf("Current was read %d times, want MaxRounds+1 = 4", n)
 	}
 }
+
+// A tag that cannot be read again after deploying leaves the promotion
+// unsure: its environments are not verified.
+func TestRunUnreadableTagIsNotVerified(t *testing.T) {
+	tg := targettest.New()
+	tg.Set("dev", targettest.Script{ConvergeAfter: time.Millisecond}, old)
+	e := engine(tg)
+	e.Current = func(context.Context, config.Service) (v1.Hash, string, error) {
+		return v1.Hash{}, "", fmt.Errorf("registry answered 503")
+	}
+	res := e.Run(context.Background(), items(newD, "dev"), false)
+	if len(res) != 1 || res[0].Outcome != deploy.NotVerified || !strings.Contains(res[0].Reason, "could not be read again") {
+		t.Errorf("Run with an unreadable tag = %+v, want not verified", res)
+	}
+}
+
+// A failure first seen in the last polls before the deadline is a
+// failure, not a timeout.
+func TestRunFailureAtTheDeadlineIsAFailure(t *testing.T) {
+	tg := targettest.New()
+	tg.Set("dev", targettest.Script{ConvergeAfter: 80 * time.Millisecond, RollBack: "circuit breaker"}, old)
+	e := engine(tg)
+	e.Timeout, e.Settle = 100*time.Millisecond, 50
+	res := e.Run(context.Background(), items(newD, "dev"), false)
+	if len(res) != 1 || res[0].Outcome != deploy.Failed || res[0].Reason != "circuit breaker" {
+		t.Errorf("Run failing at the deadline = %+v, want failed: circuit breaker", res)
+	}
+}

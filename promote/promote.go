@@ -176,8 +176,8 @@ func (p *Promoter) fromTier(ctx context.Context, cat *catalog.Catalog, s config.
 func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Tier, plans []plan, dryRun bool) (*Report, error) {
 	rep := &Report{Tier: tier.Name, DryRun: dryRun, Environments: []deploy.Result{}}
 	var err error
-	written := time.Now()
 	rep.Tags, err = p.apply(ctx, cat, plans, dryRun)
+	written := time.Now()
 	if err != nil {
 		if len(rep.Tags) == 0 {
 			return nil, err
@@ -232,14 +232,30 @@ func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Ti
 		return rep, err
 	}
 	if again {
-		deployments, err = Deployments(p.Config, rep.Tags)
+		// Deploy what was released again; the engine then follows the
+		// tier to its newest release.
+		var redo []TagChange
+		for _, c := range rep.Tags {
+			if strings.Contains(c.Note, "released again") {
+				redo = append(redo, c)
+			}
+		}
+		deployments, err = Deployments(p.Config, redo)
+		if err == nil {
+			err = p.platforms(ctx, cat, deployments)
+		}
 		if err != nil {
+			rep.Stopped = err.Error()
 			return rep, err
 		}
-		if err := p.platforms(ctx, cat, deployments); err != nil {
-			return rep, err
+		again := eng.Run(ctx, deployments, false)
+		for i, e := range rep.Environments {
+			for _, a := range again {
+				if a.Environment == e.Environment && a.Service == e.Service {
+					rep.Environments[i] = a
+				}
+			}
 		}
-		rep.Environments = eng.Run(ctx, deployments, false)
 	}
 	return rep, nil
 }

@@ -28,6 +28,9 @@ const (
 	// Superseded: another promotion moved the tag while this one wrote it;
 	// the tag is left where the other put it.
 	Superseded TagStatus = "superseded"
+	// Overwritten: a racing release overwrote the release tag this one
+	// cut, and cutting another for the build failed.
+	Overwritten TagStatus = "overwritten"
 )
 
 // TagChange is the registry side of one service's promotion: which tag
@@ -210,52 +213,64 @@ func (p *Promoter) taken(ctx context.Context, repo string, digest v1.Hash, tag s
 	return false
 }
 
-// recheckReleases reads each release tag this promotion cut again, after
-// deploying: a racing release that wrote the same tag after this one read
-// it back took it, and this build's entry in the release log is gone. Such
-// a build is released again under the next free second, and reported so.
-// It returns whether any release was cut again.
+// recheckReleases reads each release tag this promotion cut again, no
+// sooner than ReleaseSettle after the last write: a racing release that
+// wrote the same tag after this one read it back took it, and this build's
+// entry in the release log is gone. Such a build is released again under
+// the next free second, and that tag is checked the same way, until every
+// release tag holds its build (at most maxReleaseTries rounds). It returns
+// whether any release was cut again. A build that could not be released
+// again is reported Overwritten.
 func (p *Promoter) recheckReleases(ctx context.Context, changes []TagChange, written time.Time) (bool, error) {
 	again := false
-	if !slices.ContainsFunc(changes, func(c TagChange) bool { return c.Status == Released }) {
-		return false, nil
-	}
 	settle := cmp.Or(p.ReleaseSettle, DefaultReleaseSettle)
-	if wait := settle - time.Since(written); wait > 0 {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false, ctx.Err()
-		case <-t.C:
+	for round := 0; slices.ContainsFunc(changes, func(c TagChange) bool { return c.Status == Released }); round++ {
+		if wait := settle - time.Since(written); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return again, ctx.Err()
+			case <-t.C:
+			}
 		}
-	}
-	for i := range changes {
-		c := &changes[i]
-		if c.Status != Released {
-			continue
+		moved := false
+		for i := range changes {
+			c := &changes[i]
+			if c.Status != Released {
+				continue
+			}
+			svc, _ := p.Config.Service(c.Service)
+			d, err := p.Registry.Head(ctx, svc.Repository, c.Tag)
+			if err != nil {
+				return again, fmt.Errorf("service %s: reading release tag %s again: %w", c.Service, c.Tag, err)
+			}
+			if d.Digest.String() == c.Digest {
+				continue
+			}
+			lost, holder := c.Tag, target.Short(d.Digest.String())
+			if round+1 >= maxReleaseTries {
+				c.Status, c.Note = Overwritten, fmt.Sprintf("%s was overwritten by a racing release of %s, and racing releases kept taking the next ones", lost, holder)
+				return again, fmt.Errorf("service %s: %s", c.Service, c.Note)
+			}
+			digest, err := v1.NewHash(c.Digest)
+			if err == nil {
+				c.Tag, err = p.nextFree(ctx, svc.Repository, c.Tier, lost)
+			}
+			if err == nil {
+				err = p.release(ctx, svc.Repository, digest, c)
+			}
+			if err != nil {
+				c.Tag, c.Status, c.Note = lost, Overwritten, fmt.Sprintf("%s was overwritten by a racing release of %s; releasing this build again failed", lost, holder)
+				return again, fmt.Errorf("service %s: %s was overwritten by a racing release of %s; releasing again: %w", c.Service, lost, holder, err)
+			}
+			c.Note = fmt.Sprintf("%s was overwritten by a racing release of %s: released again as %s", lost, holder, c.Tag)
+			again, moved = true, true
 		}
-		svc, _ := p.Config.Service(c.Service)
-		d, err := p.Registry.Head(ctx, svc.Repository, c.Tag)
-		if err != nil {
-			return again, fmt.Errorf("service %s: reading release tag %s again: %w", c.Service, c.Tag, err)
+		if !moved {
+			return again, nil
 		}
-		if d.Digest.String() == c.Digest {
-			continue
-		}
-		digest, err := v1.NewHash(c.Digest)
-		if err != nil {
-			return again, err
-		}
-		lost := c.Tag
-		if c.Tag, err = p.nextFree(ctx, svc.Repository, c.Tier, lost); err != nil {
-			return again, err
-		}
-		if err := p.release(ctx, svc.Repository, digest, c); err != nil {
-			return again, fmt.Errorf("service %s: %s was overwritten by a racing release of %s; releasing again: %w", c.Service, lost, target.Short(d.Digest.String()), err)
-		}
-		c.Note = fmt.Sprintf("%s was overwritten by a racing release of %s: released again as %s", lost, target.Short(d.Digest.String()), c.Tag)
-		again = true
+		written = time.Now()
 	}
 	return again, nil
 }

@@ -355,6 +355,9 @@ func TestEchoedValuesAreBounded(t *testing.T) {
 func TestSourceURL(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"https://github.com/acme/api", "https://github.com/acme/api"},
+		{"oauth2:ab/cd@gitlab.com:acme/api.git", "gitlab.com:acme/api.git"},
+		{"https:/user:TOKEN@host/x", "host/x"},
+		{"git@github.com:team/a@b.git", "git@github.com:team/a@b.git"},
 		{"https://user:TOKEN@git.example.com/acme/api.git", "https://git.example.com/acme/api.git"},
 		{"https://TOKEN@github.com/acme/api.git", "https://github.com/acme/api.git"},
 		{"https://gitlab.example.com/acme/api.git?private_token=TOKEN&x=1", "https://gitlab.example.com/acme/api.git"},

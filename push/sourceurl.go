@@ -28,12 +28,23 @@ func SourceURL(u string) string {
 	u, _, _ = strings.Cut(u, "?")
 	u, _, _ = strings.Cut(u, "#")
 	// [user[:password]@]host:path: the user info ends at the last '@'
-	// before the path.
-	head := u
-	if i := strings.IndexByte(u, '/'); i >= 0 {
-		head = u[:i]
+	// followed by host:path (a token may hold '/' and '@'); without one,
+	// at the last '@'. A password (':' in the user info) goes with it.
+	at := -1
+	for i := len(u) - 1; i >= 0 && at < 0; i-- {
+		if u[i] != '@' {
+			continue
+		}
+		rest := u[i+1:]
+		colon, slash := strings.IndexByte(rest, ':'), strings.IndexByte(rest, '/')
+		if colon > 0 && (slash < 0 || colon < slash) {
+			at = i
+		}
 	}
-	if at := strings.LastIndexByte(head, '@'); at >= 0 && strings.ContainsRune(head[:at], ':') {
+	if at < 0 {
+		at = strings.LastIndexByte(u, '@')
+	}
+	if at >= 0 && strings.ContainsRune(u[:at], ':') {
 		u = u[at+1:]
 	}
 	return u

@@ -67,15 +67,18 @@ func (p *progress) event(ev deploy.Event) {
 }
 
 func (p *progress) redraw() {
+	// One write, so that a log line cannot land inside the block.
+	var b strings.Builder
 	if p.drawn > 0 {
-		fmt.Fprintf(p.w, "\x1b[%dA", p.drawn)
+		fmt.Fprintf(&b, "\x1b[%dA", p.drawn)
 	}
 	width := 0
 	for _, k := range p.keys {
 		width = max(width, len(k))
 	}
 	for _, k := range p.keys {
-		fmt.Fprintf(p.w, "\x1b[2K%-*s  %s\n", width, k, p.line[k])
+		fmt.Fprintf(&b, "\x1b[2K%-*s  %s\n", width, k, p.line[k])
 	}
 	p.drawn = len(p.keys)
+	io.WriteString(p.w, b.String())
 }

@@ -211,7 +211,7 @@ func TestRacingReleasesKeepTheLog(t *testing.T) {
 	p := newRaceProject(t, 4)
 	rounds := stressRounds(t)
 	rng := rand.New(rand.NewPCG(3, 4))
-	cut := 0
+	cut, collided := 0, 0
 	for round := range rounds {
 		n := 2 + rng.IntN(3) // 2 to 4 releases at once
 		var commits []string
@@ -228,6 +228,9 @@ func TestRacingReleasesKeepTheLog(t *testing.T) {
 					continue
 				}
 				cut++
+				if c.Note != "" {
+					collided++
+				}
 				d, err := p.reg.Head(context.Background(), "api", c.Tag)
 				if err != nil || d.Digest.String() != c.Digest {
 					t.Errorf("round %d: process %d reported %s released as %s, but the tag holds %v (%v)", round, i, p.versionOf(c.Digest), c.Tag, d.Digest, err)
@@ -244,7 +247,11 @@ func TestRacingReleasesKeepTheLog(t *testing.T) {
 	if len(releases) != cut {
 		t.Errorf("%d release tags in the registry, %d reported cut: a release was lost or not reported", len(releases), cut)
 	}
-	t.Logf("%d rounds: %d release tags cut, each holding the build its process reported", rounds, cut)
+	// Releases started at once collide: otherwise this test raced nothing.
+	if collided == 0 {
+		t.Errorf("no release of %d rounds found its tag taken: the releases did not race", rounds)
+	}
+	t.Logf("%d rounds: %d release tags cut, %d after a collision, each holding the build its process reported", rounds, cut, collided)
 }
 
 func codes(outs []outcome) []int {
