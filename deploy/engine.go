@@ -412,8 +412,25 @@ func (e *Engine) converge(ctx context.Context, items []target.Deployment, result
 				redo = append(redo, i)
 			}
 		}
-		if len(redo) == 0 {
+		// Once: an environment that ended on another build while the tag
+		// still names this one (a racing deploy of another promotion
+		// landed after this one's) is deployed again.
+		var retry []int
+		if round == 1 {
+			for i, it := range items {
+				if now[it.Service.Name] == deployed[i] && unread[it.Service.Name] == nil && results[i].Outcome == NotVerified {
+					retry = append(retry, i)
+				}
+			}
+		}
+		if len(redo) == 0 && len(retry) == 0 {
 			return
+		}
+		e.each(ctx, len(retry), func(ctx context.Context, k int) {
+			results[retry[k]] = e.one(ctx, items[retry[k]], false)
+		})
+		if len(redo) == 0 {
+			continue
 		}
 		if round > e.MaxRounds {
 			for _, i := range redo {

@@ -391,3 +391,29 @@ func TestRunFailureAtTheDeadlineIsAFailure(t *testing.T) {
 		t.Errorf("Run failing at the deadline = %+v, want failed: circuit breaker", res)
 	}
 }
+
+// An environment another promotion's deploy left on its build, while the
+// tag still names this promotion's, is deployed again once.
+func TestRunRedeploysWhatARacingDeployOverwrote(t *testing.T) {
+	other := targettest.Hash("other")
+	tg := targettest.New()
+	// The platform first reports another build (a racing deploy landed),
+	// then, deployed again, converges.
+	tg.Set("dev", targettest.Script{ConvergeAfter: time.Millisecond, Reports: &other}, old)
+	e := engine(tg)
+	reads := 0
+	e.Current = func(context.Context, config.Service) (v1.Hash, string, error) {
+		reads++
+		if reads == 1 {
+			tg.Set("dev", targettest.Script{ConvergeAfter: time.Millisecond}, other)
+		}
+		return newD, "", nil
+	}
+	res := e.Run(context.Background(), items(newD, "dev"), false)
+	if len(res) != 1 || res[0].Outcome != deploy.Verified {
+		t.Errorf("Run after a racing deploy overwrote dev = %+v, want verified on the second deploy", res)
+	}
+	if run := tg.Running("dev"); len(run) != 1 || run[0] != newD {
+		t.Errorf("dev runs %v, want [%s]", run, newD)
+	}
+}
