@@ -21,6 +21,7 @@ import (
 
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/target"
+	"github.com/tierdeploy/tier/target/health"
 )
 
 // DefaultParallel bounds how many environments deploy at once. Deploys wait
@@ -196,21 +197,10 @@ func (e *Engine) defaults() {
 		e.Now = time.Now
 	}
 	if e.Sleep == nil {
-		e.Sleep = sleep
+		e.Sleep = health.Sleep
 	}
 	if e.Log == nil {
 		e.Log = slog.New(slog.DiscardHandler)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
