@@ -187,6 +187,12 @@ func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Ti
 			moved = append(moved, c.Service)
 		}
 		err = fmt.Errorf("%w; the tags of %s had already moved and were not deployed: run the command again to converge", err, strings.Join(moved, ", "))
+		// The release tags cut are reported: check them as after a deploy.
+		if !dryRun {
+			if _, rerr := p.recheckReleases(ctx, rep.Tags, written); rerr != nil {
+				err = fmt.Errorf("%w; %w", err, rerr)
+			}
+		}
 		rep.Stopped = err.Error()
 		return rep, err
 	}
