@@ -47,6 +47,13 @@ func (g Grid) InSync() bool {
 	return true
 }
 
+// observeLimit bounds how many environments are observed at once. An
+// observation mostly waits on a remote API (an ECS environment makes about
+// four calls of tens of milliseconds each), so the bound is set by what the
+// platforms and this process's sockets bear, not by the CPUs: a grid of
+// 1,000 environments is read in a few rounds.
+const observeLimit = 256
+
 // Environments reads the registry (desired) and every target (running), in
 // parallel, and compares them.
 func Environments(ctx context.Context, cfg *config.Config, cat *catalog.Catalog, targets target.Factory, o Options) (Grid, error) {
@@ -76,7 +83,7 @@ func Environments(ctx context.Context, cfg *config.Config, cat *catalog.Catalog,
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(32)
+	g.SetLimit(observeLimit)
 	for i := range rows {
 		g.Go(func() error {
 			observe(gctx, cat, targets, envs[i], svcs[i], &rows[i])

@@ -1,8 +1,11 @@
 // Package awscred builds the AWS configuration of each environment from
 // what tier.yaml names: a shared-config profile, a role to assume (with an
 // optional external ID and a session name naming the environment), or the
-// names of environment variables that hold keys. Each environment gets its
-// own cached credential provider, never shared with another by mistake.
+// names of environment variables that hold keys. Environments with the
+// same settings share one configuration, loaded once (the shared config
+// files read and an AWS_CA_BUNDLE parsed once, not once per environment);
+// an environment that assumes a role gets its own cached credential
+// provider, its session named after it, never shared with another.
 package awscred
 
 import (
@@ -40,7 +43,10 @@ type Settings struct {
 }
 
 // Cache hands out one aws.Config per distinct Settings, each with its own
-// cached credentials.
+// cached credentials. Settings that differ only in the environment's name
+// and the role to assume share one loaded configuration. It is safe for
+// concurrent use: a configuration is loaded once, and loads of different
+// settings do not wait for each other.
 type Cache struct {
 	// Getenv reads environment variables; nil means os.Getenv.
 	Getenv func(string) string
@@ -52,29 +58,98 @@ type Cache struct {
 	// MaxAttempts bounds the SDK's retries of throttled calls (10 when 0).
 	MaxAttempts int
 
-	mu   sync.Mutex
-	cfgs map[Settings]aws.Config
+	mu sync.Mutex
+	// loads holds one load per distinct loadKey, done or under way.
+	loads map[loadKey]*load
+	// roles holds the configuration of each Settings that assumes a role.
+	roles map[Settings]aws.Config
+}
+
+// loadKey is what a loaded configuration depends on: Settings without the
+// environment's name and the role assumed on top of it.
+type loadKey struct {
+	Region, Profile                                     string
+	AccessKeyIDEnv, SecretAccessKeyEnv, SessionTokenEnv string
+}
+
+// load is one configuration being loaded; done is closed once cfg and err
+// are set.
+type load struct {
+	done chan struct{}
+	cfg  aws.Config
+	err  error
 }
 
 // Config returns the AWS configuration for s, building it once.
 func (c *Cache) Config(ctx context.Context, s Settings) (aws.Config, error) {
+	base, err := c.loaded(ctx, loadKey{Region: s.Region, Profile: s.Profile,
+		AccessKeyIDEnv: s.AccessKeyIDEnv, SecretAccessKeyEnv: s.SecretAccessKeyEnv, SessionTokenEnv: s.SessionTokenEnv})
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("environment %s: %w", s.Environment, err)
+	}
+	if s.RoleARN == "" {
+		return base, nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cfg, ok := c.cfgs[s]; ok {
+	if cfg, ok := c.roles[s]; ok {
 		return cfg, nil
 	}
-	cfg, err := c.build(ctx, s)
-	if err != nil {
-		return aws.Config{}, err
+	cfg := base.Copy()
+	provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(base), s.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = SessionName(s.Environment)
+		if s.ExternalID != "" {
+			o.ExternalID = aws.String(s.ExternalID)
+		}
+	})
+	cfg.Credentials = aws.NewCredentialsCache(provider)
+	if c.roles == nil {
+		c.roles = map[Settings]aws.Config{}
 	}
-	if c.cfgs == nil {
-		c.cfgs = map[Settings]aws.Config{}
-	}
-	c.cfgs[s] = cfg
+	c.roles[s] = cfg
 	return cfg, nil
 }
 
-func (c *Cache) build(ctx context.Context, s Settings) (aws.Config, error) {
+// loaded returns the configuration of k, loading it unless another caller
+// has or is. Only k's callers wait for its load. A load that ended because
+// its caller's context did is forgotten, so the next caller loads again.
+func (c *Cache) loaded(ctx context.Context, k loadKey) (aws.Config, error) {
+	for {
+		c.mu.Lock()
+		l, ok := c.loads[k]
+		if !ok {
+			l = &load{done: make(chan struct{})}
+			if c.loads == nil {
+				c.loads = map[loadKey]*load{}
+			}
+			c.loads[k] = l
+		}
+		c.mu.Unlock()
+		if !ok {
+			l.cfg, l.err = c.build(ctx, k)
+			if l.err != nil && ctx.Err() != nil {
+				c.mu.Lock()
+				delete(c.loads, k)
+				c.mu.Unlock()
+			}
+			close(l.done)
+			return l.cfg, l.err
+		}
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return aws.Config{}, ctx.Err()
+		}
+		c.mu.Lock()
+		forgotten := c.loads[k] != l
+		c.mu.Unlock()
+		if !forgotten {
+			return l.cfg, l.err
+		}
+	}
+}
+
+func (c *Cache) build(ctx context.Context, s loadKey) (aws.Config, error) {
 	getenv := c.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -107,8 +182,8 @@ func (c *Cache) build(ctx context.Context, s Settings) (aws.Config, error) {
 	if s.AccessKeyIDEnv != "" {
 		id, secret := getenv(s.AccessKeyIDEnv), getenv(s.SecretAccessKeyEnv)
 		if id == "" || secret == "" {
-			return aws.Config{}, fmt.Errorf("environment %s: the AWS keys are read from $%s and $%s, and %s: export both (the CI secret store is the place for them)",
-				s.Environment, s.AccessKeyIDEnv, s.SecretAccessKeyEnv, unset(getenv, s.AccessKeyIDEnv, s.SecretAccessKeyEnv))
+			return aws.Config{}, fmt.Errorf("the AWS keys are read from $%s and $%s, and %s: export both (the CI secret store is the place for them)",
+				s.AccessKeyIDEnv, s.SecretAccessKeyEnv, unset(getenv, s.AccessKeyIDEnv, s.SecretAccessKeyEnv))
 		}
 		token := ""
 		if s.SessionTokenEnv != "" {
@@ -118,22 +193,13 @@ func (c *Cache) build(ctx context.Context, s Settings) (aws.Config, error) {
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("environment %s: loading AWS settings: %w", s.Environment, err)
+		return aws.Config{}, fmt.Errorf("loading AWS settings: %w", err)
 	}
 	if c.Endpoint != "" {
 		cfg.BaseEndpoint = aws.String(c.Endpoint)
 	}
 	if cfg.Region == "" {
-		return aws.Config{}, fmt.Errorf("environment %s: no AWS region: set region: in its ecs block, or AWS_REGION", s.Environment)
-	}
-	if s.RoleARN != "" {
-		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), s.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = SessionName(s.Environment)
-			if s.ExternalID != "" {
-				o.ExternalID = aws.String(s.ExternalID)
-			}
-		})
-		cfg.Credentials = aws.NewCredentialsCache(provider)
+		return aws.Config{}, fmt.Errorf("no AWS region: set region: in its ecs block, or AWS_REGION")
 	}
 	return cfg, nil
 }

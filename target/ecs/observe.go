@@ -24,22 +24,18 @@ const describeTasksMax = 100
 // state of the deployment this target started (or of the service, when it
 // started none); see the package documentation for the mapping.
 func (t *Target) Observe(ctx context.Context, env config.Environment, svc config.Service) (target.Observation, error) {
+	ctx, cancel := context.WithTimeout(ctx, observeTimeout)
+	defer cancel()
 	c, err := t.conn(ctx, env)
 	if err != nil {
 		return target.Observation{}, err
 	}
-	s, err := c.describe(ctx)
-	if err != nil {
-		return target.Observation{}, err
-	}
+	// Reads only, each with a bounded timeout and retries (bounded.go).
+	bc := *c
+	bc.api = bounded{c.api}
+	c = &bc
 	k := recordKey(env, svc)
 	rec := t.recall(k)
-	var obs target.Observation
-	if rec != nil {
-		obs = t.follow(ctx, c, k, &s, rec)
-	} else {
-		obs = t.status(ctx, c, &s)
-	}
 	var m matcher
 	switch {
 	case rec != nil && len(rec.containers) > 0:
@@ -51,9 +47,34 @@ func (t *Target) Observe(ctx context.Context, env config.Environment, svc config
 	default:
 		m.path = svc.Repository
 	}
-	running, note, err := c.running(ctx, m)
+	// The running tasks (ListTasks, then DescribeTasks) do not depend on
+	// the service (DescribeServices, then perhaps ListServiceDeployments):
+	// read both at once.
+	var (
+		running []v1.Hash
+		note    string
+		runErr  error
+		done    = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		running, note, runErr = c.running(ctx, m)
+	}()
+	s, err := c.describe(ctx)
 	if err != nil {
+		cancel()
+		<-done
 		return target.Observation{}, err
+	}
+	var obs target.Observation
+	if rec != nil {
+		obs = t.follow(ctx, c, k, &s, rec)
+	} else {
+		obs = t.status(ctx, c, &s)
+	}
+	<-done
+	if runErr != nil {
+		return target.Observation{}, runErr
 	}
 	obs.Running = running
 	if note != "" {
