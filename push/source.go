@@ -6,8 +6,6 @@ package push
 
 import (
 	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -223,22 +221,22 @@ func (l *Loader) files(ctx context.Context, dir string) (v1.Image, error) {
 	return img, nil
 }
 
-// DirLayer packs the files under dir into one uncompressed OCI layer, with
-// every file stamped mtime and owned by root, so the same files always give
-// the same layer digest.
+// DirLayer packs the files under dir into one gzip-compressed OCI layer,
+// with every file stamped mtime and owned by root, so the same files always
+// give the same layer digest. The layer is streamed once into a temporary
+// file, computing its digest and diffID on the way, so memory stays flat
+// whatever the size of dir.
 func DirLayer(dir string, mtime time.Time) (v1.Layer, error) {
-	data, err := tarDir(dir, mtime)
+	l, err := spool(types.OCILayer, func(w io.Writer) error { return tarDir(w, dir, mtime) })
 	if err != nil {
 		return nil, fmt.Errorf("%w: packing %s: %s", ErrSource, registry.Clip(dir), registry.Clip(err.Error()))
 	}
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(data)), nil
-	}, tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(gzip.BestSpeed))
+	return l, nil
 }
 
-// tarDir packs dir into an uncompressed tar with sorted entries, root
+// tarDir writes dir to w as an uncompressed tar with sorted entries, root
 // ownership and one timestamp, so the same files always give the same layer.
-func tarDir(dir string, mtime time.Time) ([]byte, error) {
+func tarDir(w io.Writer, dir string, mtime time.Time) error {
 	var paths []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -250,29 +248,28 @@ func tarDir(dir string, mtime time.Time) ([]byte, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	sort.Strings(paths)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
+	tw := tar.NewWriter(w)
 	for _, p := range paths {
 		fi, err := os.Lstat(p)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		link := ""
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			if link, err = os.Readlink(p); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		h, err := tar.FileInfoHeader(fi, link)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		h.Name = path.Clean(filepath.ToSlash(rel))
 		if fi.IsDir() {
@@ -282,22 +279,19 @@ func tarDir(dir string, mtime time.Time) ([]byte, error) {
 		h.ModTime, h.AccessTime, h.ChangeTime = mtime.UTC().Truncate(time.Second), time.Time{}, time.Time{}
 		h.Format = tar.FormatPAX
 		if err := tw.WriteHeader(h); err != nil {
-			return nil, err
+			return err
 		}
 		if fi.Mode().IsRegular() {
 			f, err := os.Open(p)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			_, err = io.Copy(tw, f)
 			f.Close()
 			if err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return tw.Close()
 }
