@@ -25,7 +25,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/tierdeploy/tier/registry"
@@ -104,11 +103,8 @@ func (l *Loader) Load(ctx context.Context, src string) (remote.Taggable, Kind, e
 		img, err := l.files(ctx, src)
 		return img, KindFiles, err
 	case err == nil:
-		img, err := tarball.ImageFromPath(src, nil)
-		if err != nil {
-			return nil, KindTarball, fmt.Errorf("%w: reading %s as a docker-archive tarball (docker save): %s", ErrSource, registry.Clip(src), registry.Clip(err.Error()))
-		}
-		return img, KindTarball, nil
+		img, err := loadArchive(src)
+		return img, KindTarball, err
 	case looksLikePath(src):
 		return nil, "", fmt.Errorf("%w: %s does not exist: give an OCI layout directory, a docker-archive tarball, a directory of files, or an image reference", ErrSource, registry.Clip(src))
 	}
