@@ -27,7 +27,9 @@ import (
 // DefaultParallel bounds how many environments deploy at once. Deploys wait
 // on remote platforms, not on this machine, so the bound is generous: a
 // tier of up to this many environments takes the time of its slowest one.
-const DefaultParallel = 64
+// What a platform can take at once is the target's to say
+// (target.Throttled): per Docker engine, per AWS account and region.
+const DefaultParallel = 1000
 
 // DefaultTimeout bounds one environment's rollout.
 const DefaultTimeout = 15 * time.Minute
@@ -167,6 +169,8 @@ type Engine struct {
 	// Progress receives live events; may be nil. Calls are serialized.
 	Progress func(Event)
 	Log      *slog.Logger
+
+	slots sync.Map // target.Throttled slot key -> chan struct{}
 	// Now and Sleep are the clock; nil means real time.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -244,6 +248,27 @@ func (e *Engine) each(ctx context.Context, n int, f func(ctx context.Context, i 
 	g.Wait()
 }
 
+// slot waits for a free slot of env's throttled platform endpoint, if its
+// target has such limits, and returns the function that frees it.
+func (e *Engine) slot(ctx context.Context, tg target.Target, env config.Environment) (func(), error) {
+	th, ok := tg.(target.Throttled)
+	if !ok {
+		return func() {}, nil
+	}
+	key, limit := th.Slot(env)
+	if limit <= 0 {
+		return func() {}, nil
+	}
+	v, _ := e.slots.LoadOrStore(key, make(chan struct{}, limit))
+	sem := v.(chan struct{})
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 func (e *Engine) one(ctx context.Context, it target.Deployment, dryRun bool) Result {
 	start := e.Now()
 	env := it.Environment
@@ -261,6 +286,11 @@ func (e *Engine) one(ctx context.Context, it target.Deployment, dryRun bool) Res
 	if err != nil {
 		return done(Failed, fmt.Sprintf("target: %v", err))
 	}
+	free, err := e.slot(ctx, tg, env)
+	if err != nil {
+		return done(Failed, fmt.Sprintf("interrupted while waiting for a free slot of the platform: %v", err))
+	}
+	defer free()
 	e.emit(Event{Environment: env.Name, Service: it.Service.Name, Phase: PhaseObserving})
 	before, err := tg.Observe(ctx, env, it.Service)
 	if err != nil {

@@ -417,3 +417,27 @@ func TestRunRedeploysWhatARacingDeployOverwrote(t *testing.T) {
 		t.Errorf("dev runs %v, want [%s]", run, newD)
 	}
 }
+
+// throttled is a scripted target whose platform takes two environments at
+// once.
+type throttled struct{ *targettest.Target }
+
+func (throttled) Slot(config.Environment) (string, int) { return "one endpoint", 2 }
+
+// A target's slots bound its environments, whatever Parallel allows.
+func TestRunHonoursTargetSlots(t *testing.T) {
+	tg := targettest.New()
+	names := []string{"a", "b", "c", "d", "e", "f"}
+	for _, n := range names {
+		tg.Set(n, targettest.Script{Latency: 10 * time.Millisecond, ConvergeAfter: 5 * time.Millisecond}, old)
+	}
+	e := engine(tg)
+	e.Target = func(config.Environment) (target.Target, error) { return throttled{tg}, nil }
+	res := e.Run(context.Background(), items(newD, names...), false)
+	if deploy.VerdictOf(res) != deploy.Done {
+		t.Fatalf("Run() = %+v, want every environment verified", res)
+	}
+	if tg.MaxActive > 2 {
+		t.Errorf("%d deploys ran at once on a target with 2 slots", tg.MaxActive)
+	}
+}

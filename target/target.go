@@ -119,6 +119,14 @@ type Stopper interface {
 	Stop(ctx context.Context, env config.Environment, svc config.Service) error
 }
 
+// Throttled is a Target whose platform limits how much it takes at once:
+// Slot names the endpoint env's deploys go to (an AWS account and region, a
+// Docker engine) and how many environments may deploy through it at once.
+// The engine holds a slot for the length of an environment's rollout.
+type Throttled interface {
+	Slot(env config.Environment) (key string, limit int)
+}
+
 // Checker is a Target with checks of its own for `tier doctor`: that env's
 // credentials work, its cluster and service exist, it may pull images of
 // svcs. Targets that do not implement it are checked by observing each
