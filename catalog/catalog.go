@@ -13,6 +13,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/tierdeploy/tier/config"
 	"github.com/tierdeploy/tier/registry"
@@ -22,19 +23,60 @@ import (
 // ErrNoBuild is wrapped when a commit, digest or tier names no build.
 var ErrNoBuild = errors.New("build not found")
 
-// Catalog reads tiers and builds from one registry. It caches tag lists and
-// build annotations for its lifetime, which is one command.
+// Catalog reads tiers and builds from one registry. It caches tag lists,
+// manifests (by digest: their bytes never change) and build annotations for
+// its lifetime, which is one command. A manifest is fetched once per
+// catalog: resolving a tag fetches it (a GET, where a HEAD would give the
+// digest alone), and reading its build or retagging it later reuses it.
 type Catalog struct {
 	Registry *registry.Client
 
-	mu     sync.Mutex
-	tags   map[string][]string
-	builds map[string]registry.Build
+	mu        sync.Mutex
+	tags      map[string][]string
+	builds    map[string]registry.Build
+	manifests map[string]*remote.Descriptor
 }
 
 // New returns a catalog over c.
 func New(c *registry.Client) *Catalog {
-	return &Catalog{Registry: c, tags: map[string][]string{}, builds: map[string]registry.Build{}}
+	return &Catalog{Registry: c, tags: map[string][]string{}, builds: map[string]registry.Build{},
+		manifests: map[string]*remote.Descriptor{}}
+}
+
+// Manifest returns the manifest of digest in repo, fetched by digest once
+// per catalog unless resolving a tag already fetched it.
+func (c *Catalog) Manifest(ctx context.Context, repo string, digest v1.Hash) (*remote.Descriptor, error) {
+	key := repo + "@" + digest.String()
+	c.mu.Lock()
+	d, ok := c.manifests[key]
+	c.mu.Unlock()
+	if ok {
+		return d, nil
+	}
+	d, err := c.Registry.Manifest(ctx, repo, digest)
+	if err != nil {
+		return nil, err
+	}
+	c.keep(repo, d)
+	return d, nil
+}
+
+// resolve fetches the manifest ref (a tag) names in repo and keeps it: its
+// digest is what a HEAD would have said, and its bytes spare a later fetch
+// by digest.
+func (c *Catalog) resolve(ctx context.Context, repo, ref string) (*remote.Descriptor, error) {
+	d, err := c.Registry.Get(ctx, repo, ref)
+	if err != nil {
+		return nil, err
+	}
+	c.keep(repo, d)
+	return d, nil
+}
+
+func (c *Catalog) keep(repo string, d *remote.Descriptor) {
+	c.mu.Lock()
+	c.manifests[repo+"@"+d.Digest.String()] = d
+	c.mu.Unlock()
 }
 
 // Tags lists repo's tags, once per catalog.
@@ -72,7 +114,11 @@ func (c *Catalog) Build(ctx context.Context, repo string, digest v1.Hash) (regis
 	if ok {
 		return b, nil
 	}
-	b, err := c.Registry.Build(ctx, repo, digest)
+	d, err := c.Manifest(ctx, repo, digest)
+	if err != nil {
+		return registry.Build{}, err
+	}
+	b, err = c.Registry.BuildOf(repo, d)
 	if err != nil {
 		return registry.Build{}, err
 	}
@@ -142,7 +188,8 @@ type Current struct {
 }
 
 // Current returns what tier points to in repo; ok is false when the tier
-// has never been promoted there.
+// has never been promoted there. It fetches the tag's manifest, which the
+// catalog keeps for Build and Manifest.
 func (c *Catalog) Current(ctx context.Context, repo string, tier config.Tier) (Current, bool, error) {
 	cur := Current{Tag: tier.Tag}
 	if tier.Release {
@@ -156,7 +203,7 @@ func (c *Catalog) Current(ctx context.Context, repo string, tier config.Tier) (C
 		last := rel[len(rel)-1]
 		cur.Tag, cur.Releases, cur.ReleasedAt = last.Tag, len(rel), last.Time
 	}
-	d, err := c.Registry.Head(ctx, repo, cur.Tag)
+	d, err := c.resolve(ctx, repo, cur.Tag)
 	var nf *registry.NotFoundError
 	if errors.As(err, &nf) {
 		return Current{}, false, nil
@@ -169,10 +216,23 @@ func (c *Catalog) Current(ctx context.Context, repo string, tier config.Tier) (C
 }
 
 // ResolveCommit finds the build tagged with the commit that prefix starts.
-// The prefix must name exactly one commit tag.
+// The prefix must name exactly one commit tag, unless it is a whole commit
+// with a tag of its own: that tag is the build, found with one request
+// (its manifest, kept) without listing the repository's tags.
 func (c *Catalog) ResolveCommit(ctx context.Context, repo, prefix string) (string, v1.Hash, error) {
 	if !tags.IsCommitPrefix(prefix) {
 		return "", v1.Hash{}, fmt.Errorf("%w: %q is not a commit hash or a prefix of one (4 to 64 lower-case hex digits)", tags.ErrInvalid, registry.Clip(prefix))
+	}
+	if tags.IsCommit(prefix) {
+		d, err := c.resolve(ctx, repo, prefix)
+		var nf *registry.NotFoundError
+		switch {
+		case err == nil:
+			return prefix, d.Digest, nil
+		case !errors.As(err, &nf):
+			return "", v1.Hash{}, err
+		}
+		// A SHA-1 commit may still start a SHA-256 one's tag.
 	}
 	all, err := c.Tags(ctx, repo)
 	if err != nil {
@@ -191,20 +251,21 @@ func (c *Catalog) ResolveCommit(ctx context.Context, repo, prefix string) (strin
 	default:
 		return "", v1.Hash{}, fmt.Errorf("%w: commit prefix %s is ambiguous in %s: it matches %s; give more digits", tags.ErrInvalid, prefix, c.Registry.Name(repo), strings.Join(short(hits, maxListed), ", "))
 	}
-	d, err := c.Registry.Head(ctx, repo, hits[0])
+	d, err := c.resolve(ctx, repo, hits[0])
 	if err != nil {
 		return "", v1.Hash{}, err
 	}
 	return hits[0], d.Digest, nil
 }
 
-// ResolveDigest checks that digest exists in repo.
+// ResolveDigest checks that digest exists in repo, fetching (and keeping)
+// its manifest.
 func (c *Catalog) ResolveDigest(ctx context.Context, repo, digest string) (v1.Hash, error) {
 	h, err := v1.NewHash(digest)
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("%w: %q is not a digest (sha256:<64 hex digits>)", tags.ErrInvalid, registry.Clip(digest))
 	}
-	d, err := c.Registry.Head(ctx, repo, h.String())
+	d, err := c.Manifest(ctx, repo, h)
 	var nf *registry.NotFoundError
 	if errors.As(err, &nf) {
 		return v1.Hash{}, fmt.Errorf("%w: %s is not in %s: give the digest of a build pushed there", ErrNoBuild, h, repo)

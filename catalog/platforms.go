@@ -12,7 +12,7 @@ import (
 // manifest they pulled for their platform (ECS's imageDigest does), so
 // any of these runs the build.
 func (c *Catalog) Platforms(ctx context.Context, repo string, digest v1.Hash) ([]v1.Hash, error) {
-	desc, err := c.Registry.Manifest(ctx, repo, digest)
+	desc, err := c.Manifest(ctx, repo, digest)
 	if err != nil {
 		return nil, err
 	}

@@ -189,7 +189,7 @@ func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Ti
 		err = fmt.Errorf("%w; the tags of %s had already moved and were not deployed: run the command again to converge", err, strings.Join(moved, ", "))
 		// The release tags cut are reported: check them as after a deploy.
 		if !dryRun {
-			if _, rerr := p.recheckReleases(ctx, rep.Tags, written); rerr != nil {
+			if _, rerr := p.recheckReleases(ctx, cat, rep.Tags, written); rerr != nil {
 				err = fmt.Errorf("%w; %w", err, rerr)
 			}
 		}
@@ -232,7 +232,7 @@ func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Ti
 	// A racing release may have overwritten a release tag after this
 	// promotion read it back: cut it again, then bring the environments to
 	// what the tier's newest release is now.
-	again, err := p.recheckReleases(ctx, rep.Tags, written)
+	again, err := p.recheckReleases(ctx, cat, rep.Tags, written)
 	if err != nil {
 		rep.Stopped = err.Error()
 		return rep, err

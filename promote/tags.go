@@ -113,7 +113,7 @@ func (p *Promoter) move(ctx context.Context, cat *catalog.Catalog, pl plan, dryR
 		} else if nf := (*registry.NotFoundError)(nil); !errors.As(err, &nf) {
 			return TagChange{}, err
 		}
-		if err := p.release(ctx, repo, pl.digest, &c); err != nil {
+		if err := p.release(ctx, cat, repo, pl.digest, &c); err != nil {
 			return TagChange{}, err
 		}
 		if taken != "" {
@@ -123,7 +123,11 @@ func (p *Promoter) move(ctx context.Context, cat *catalog.Catalog, pl plan, dryR
 		return c, nil
 	}
 	p.log().Info("tagging", "ref", p.Registry.Ref(repo, c.Tag), "digest", c.Digest)
-	if err := p.Registry.Retag(ctx, repo, pl.digest, c.Tag); err != nil {
+	desc, err := cat.Manifest(ctx, repo, pl.digest)
+	if err != nil {
+		return TagChange{}, err
+	}
+	if err := p.Registry.RetagManifest(ctx, repo, desc, c.Tag); err != nil {
 		var mm *registry.MismatchError
 		if errors.As(err, &mm) && !pl.tier.Release {
 			p.log().Warn("another promotion moved the tag meanwhile", "ref", mm.Ref, "now", mm.Got)
@@ -151,11 +155,17 @@ const maxReleaseTries = 10
 // build is released under the next free second instead, and c.Note says
 // so. When the write was sent but its outcome is unknown, the error says
 // the tag may exist.
-func (p *Promoter) release(ctx context.Context, repo string, digest v1.Hash, c *TagChange) error {
+// The manifest comes from cat, so one the promotion read is not fetched
+// again.
+func (p *Promoter) release(ctx context.Context, cat *catalog.Catalog, repo string, digest v1.Hash, c *TagChange) error {
 	first := c.Tag
+	desc, err := cat.Manifest(ctx, repo, digest)
+	if err != nil {
+		return err
+	}
 	for try := 0; ; try++ {
 		p.log().Info("tagging", "ref", p.Registry.Ref(repo, c.Tag), "digest", c.Digest)
-		err := p.Registry.Retag(ctx, repo, digest, c.Tag)
+		err := p.Registry.RetagManifest(ctx, repo, desc, c.Tag)
 		if err == nil {
 			c.Status = Released
 			if c.Tag != first {
@@ -221,7 +231,7 @@ func (p *Promoter) taken(ctx context.Context, repo string, digest v1.Hash, tag s
 // release tag holds its build (at most maxReleaseTries rounds). It returns
 // whether any release was cut again. A build that could not be released
 // again is reported Overwritten.
-func (p *Promoter) recheckReleases(ctx context.Context, changes []TagChange, written time.Time) (bool, error) {
+func (p *Promoter) recheckReleases(ctx context.Context, cat *catalog.Catalog, changes []TagChange, written time.Time) (bool, error) {
 	again := false
 	settle := cmp.Or(p.ReleaseSettle, DefaultReleaseSettle)
 	for round := 0; slices.ContainsFunc(changes, func(c TagChange) bool { return c.Status == Released }); round++ {
@@ -258,7 +268,7 @@ func (p *Promoter) recheckReleases(ctx context.Context, changes []TagChange, wri
 				c.Tag, err = p.nextFree(ctx, svc.Repository, c.Tier, lost)
 			}
 			if err == nil {
-				err = p.release(ctx, svc.Repository, digest, c)
+				err = p.release(ctx, cat, svc.Repository, digest, c)
 			}
 			if err != nil {
 				c.Tag, c.Status, c.Note = lost, Overwritten, fmt.Sprintf("%s was overwritten by a racing release of %s; releasing this build again failed", lost, holder)

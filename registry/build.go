@@ -7,6 +7,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // OCI annotation keys tier writes on every build and reads back.
@@ -36,6 +37,14 @@ func (c *Client) Build(ctx context.Context, repo string, digest v1.Hash) (Build,
 	if err != nil {
 		return Build{}, err
 	}
+	return c.BuildOf(repo, d)
+}
+
+// BuildOf reads the annotations of a manifest already fetched from repo.
+// Only a manifest without a created annotation costs a request more: the
+// image config's creation time is read then.
+func (c *Client) BuildOf(repo string, d *remote.Descriptor) (Build, error) {
+	digest := d.Digest
 	var m struct {
 		Annotations map[string]string `json:"annotations"`
 	}

@@ -109,7 +109,8 @@ func New(host string, o Options) (*Client, error) {
 		base = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	ua := cmp.Or(o.UserAgent, "tier")
-	rt := &retryTransport{next: &loopbackOnlyHTTP{next: base}, policy: o.Retry.withDefaults(), log: o.Log}
+	var rt http.RoundTripper = &retryTransport{next: &loopbackOnlyHTTP{next: base}, policy: o.Retry.withDefaults(), log: o.Log}
+	rt = &pingCache{next: rt}
 	opts := []remote.Option{
 		remote.WithAuthFromKeychain(kc),
 		remote.WithTransport(rt),
@@ -255,9 +256,25 @@ func (c *Client) Retag(ctx context.Context, repo string, digest v1.Hash, tag str
 	if err != nil {
 		return err
 	}
+	return c.RetagManifest(ctx, repo, desc, tag)
+}
+
+// RetagManifest is Retag for a manifest the caller already fetched (by
+// digest, or by tag with the digest of the bytes it got), so a promotion
+// that read the build's manifest does not fetch it again. With
+// Options.Retagger set, the Retagger moves the tag to desc.Digest and the
+// bytes are not used.
+func (c *Client) RetagManifest(ctx context.Context, repo string, desc *remote.Descriptor, tag string) error {
+	digest := desc.Digest
 	r, err := c.Repository(repo)
 	if err != nil {
 		return err
+	}
+	if c.retagger != nil {
+		if err := tags.Validate(tag); err != nil {
+			return err
+		}
+		return c.retagger.Retag(ctx, r.RepositoryStr(), digest, tag)
 	}
 	if err := remote.Put(r.Tag(tag), desc, c.options(ctx)...); err != nil {
 		return c.wrap(err, "tagging", repo, digest.String(), tag)
