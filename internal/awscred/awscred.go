@@ -13,12 +13,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -64,6 +66,10 @@ type Cache struct {
 	// roles holds the configuration of each Settings that assumes a role.
 	roles map[Settings]aws.Config
 }
+
+// maxIdleConnsPerHost is how many idle connections to one endpoint a
+// configuration keeps: as many as environments `tier status` reads at once.
+const maxIdleConnsPerHost = 256
 
 // loadKey is what a loaded configuration depends on: Settings without the
 // environment's name and the role assumed on top of it.
@@ -159,6 +165,12 @@ func (c *Cache) build(ctx context.Context, s loadKey) (aws.Config, error) {
 		attempts = 10
 	}
 	opts := []func(*awsconfig.LoadOptions) error{
+		// Many environments share a configuration, and `tier status` reads
+		// them at once: keep as many connections to an endpoint as that
+		// (the SDK's default keeps 10 idle and closes the rest).
+		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.MaxIdleConnsPerHost = maxIdleConnsPerHost
+		})),
 		awsconfig.WithRetryer(func() aws.Retryer {
 			// Adaptive mode backs off and rate-limits itself when AWS
 			// answers ThrottlingException.
