@@ -1,8 +1,8 @@
 // Package registry is tier's client for OCI registries: it resolves tags,
 // moves tags by copying manifest bytes (fetched by digest, or kept from
-// resolving a tag), lists tags, reads build
-// annotations and writes images, with retries, typed errors and credentials
-// from the Docker config and the ECR credential helper.
+// resolving a tag), lists tags, reads build annotations and writes images,
+// with retries, typed errors and credentials from the Docker config and the
+// ECR credential helper.
 package registry
 
 import (
