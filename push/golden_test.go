@@ -101,3 +101,30 @@ func TestDirLayerDigestsAreStable(t *testing.T) {
 		t.Errorf("Load(golden) digest = %s, want %s", id, goldenImageDigest)
 	}
 }
+
+// A directory layer is spooled through a temporary file that is unlinked
+// at once: nothing is left in the temporary directory, and the layer still
+// reads back.
+func TestDirLayerLeavesNoTemporaryFile(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	l, err := push.DirLayer(goldenDir(t), created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es, err := os.ReadDir(tmp); err != nil || len(es) != 0 {
+		t.Errorf("temporary directory after DirLayer = %v, %v, want empty", es, err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	h, n, err := v1.SHA256(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size, _ := l.Size(); h.String() != goldenLayerDigest || n != size {
+		t.Errorf("Compressed() = %s, %d bytes, want %s, %d bytes", h, n, goldenLayerDigest, size)
+	}
+}
