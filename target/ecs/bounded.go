@@ -15,9 +15,11 @@ import (
 // throttling, not reads a person is waiting for.
 const (
 	// observeTimeout bounds one Observe, every call included.
-	observeTimeout = 15 * time.Second
-	// observeCallTimeout bounds one read, its retries included.
-	observeCallTimeout = 5 * time.Second
+	observeTimeout = 30 * time.Second
+	// observeCallTimeout bounds one read, its retries included: far
+	// above what an ECS read takes, so that only an endpoint that does
+	// not answer reaches it, not a busy machine reading 1,000 services.
+	observeCallTimeout = 10 * time.Second
 	// observeAttempts is how many times a read is tried, the first
 	// included.
 	observeAttempts = 3
