@@ -223,9 +223,17 @@ func (l *Loader) files(ctx context.Context, dir string) (v1.Image, error) {
 // file, computing its digest and diffID on the way, so memory stays flat
 // whatever the size of dir.
 func DirLayer(dir string, mtime time.Time) (v1.Layer, error) {
-	l, err := spool(types.OCILayer, func(w io.Writer) error { return tarDir(w, dir, mtime) })
-	if err != nil {
-		return nil, fmt.Errorf("%w: packing %s: %s", ErrSource, registry.Clip(dir), registry.Clip(err.Error()))
+	var terr error
+	l, err := spool(types.OCILayer, func(w io.Writer) error {
+		terr = tarDir(w, dir, mtime)
+		return terr
+	})
+	switch {
+	case terr != nil:
+		return nil, fmt.Errorf("%w: packing %s: %s", ErrSource, registry.Clip(dir), registry.Clip(terr.Error()))
+	case err != nil:
+		// The temporary file, not the directory, failed.
+		return nil, fmt.Errorf("packing %s: %w", registry.Clip(dir), err)
 	}
 	return l, nil
 }
