@@ -12,9 +12,8 @@ import (
 // BenchmarkStatusECS reads the grid of n ECS environments, cold (a new
 // credential cache, target and catalog per operation), against the AWS
 // stand-in with 50 ms added to every call. The latency=0 cases measure
-// what the in-process harness itself costs (the SDK and the stand-in
-// share this machine's CPUs; no delaying proxy): about the floor under
-// the 50 ms figures.
+// what the in-process harness itself costs (the SDK, the proxy and the
+// stand-in share this machine's CPUs): the floor under the 50 ms figures.
 func BenchmarkStatusECS(b *testing.B) {
 	for _, n := range []int{2, 200, 1000} {
 		for _, latency := range []time.Duration{50 * time.Millisecond, 0} {

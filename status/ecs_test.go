@@ -48,11 +48,11 @@ type ecsGrid struct {
 }
 
 // slow returns the URL of a handler that waits d, then passes the request
-// to the server at target (target itself when d is 0): the stand-in answers at once, under one lock, so the
+// to the server at target (target itself, no proxy, when d is negative): the stand-in answers at once, under one lock, so the
 // latency of a real API is added in front of it.
 func slow(tb testing.TB, target string, d time.Duration) string {
 	tb.Helper()
-	if d == 0 {
+	if d < 0 {
 		return target
 	}
 	u, err := url.Parse(target)
@@ -95,8 +95,8 @@ func isolateAWS(tb testing.TB) {
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 }
 
-// newECSGrid builds n environments; those named in down use profile
-// "down".
+// newECSGrid builds n environments behind slow(latency); those named in
+// down use profile "down".
 func newECSGrid(tb testing.TB, n int, latency time.Duration, down ...string) *ecsGrid {
 	tb.Helper()
 	isolateAWS(tb)
@@ -168,7 +168,7 @@ func (g *ecsGrid) status(ctx context.Context) (status.Grid, error) {
 // environment is read too.
 func TestUnreachableECSEnvironment(t *testing.T) {
 	const down = "dev-0117"
-	g := newECSGrid(t, 200, 0, down)
+	g := newECSGrid(t, 200, -1, down)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	grid, err := g.status(ctx)
