@@ -383,9 +383,11 @@ func TestRunUnreadableTagIsNotVerified(t *testing.T) {
 // failure, not a timeout.
 func TestRunFailureAtTheDeadlineIsAFailure(t *testing.T) {
 	tg := targettest.New()
-	tg.Set("dev", targettest.Script{ConvergeAfter: 80 * time.Millisecond, RollBack: "circuit breaker"}, old)
+	tg.Set("dev", targettest.Script{ConvergeAfter: 50 * time.Millisecond, RollBack: "circuit breaker"}, old)
 	e := engine(tg)
-	e.Timeout, e.Settle = 100*time.Millisecond, 50
+	// 100 failed observations in a row cannot fit in 400ms of polls at
+	// most 20ms apart: the deadline comes first, with the failure seen.
+	e.Timeout, e.Settle, e.Poll, e.MaxPoll = 400*time.Millisecond, 100, time.Millisecond, 2*time.Millisecond
 	res := e.Run(context.Background(), items(newD, "dev"), false)
 	if len(res) != 1 || res[0].Outcome != deploy.Failed || res[0].Reason != "circuit breaker" {
 		t.Errorf("Run failing at the deadline = %+v, want failed: circuit breaker", res)
