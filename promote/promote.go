@@ -196,11 +196,8 @@ func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Ti
 		rep.Stopped = err.Error()
 		return rep, err
 	}
-	deployments, err := Deployments(p.Config, rep.Tags)
+	deployments, err := p.plan(ctx, cat, rep.Tags)
 	if err != nil {
-		return rep, err
-	}
-	if err := p.platforms(ctx, cat, deployments); err != nil {
 		return rep, err
 	}
 	eng := &deploy.Engine{
@@ -246,10 +243,7 @@ func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Ti
 				redo = append(redo, c)
 			}
 		}
-		deployments, err = Deployments(p.Config, redo)
-		if err == nil {
-			err = p.platforms(ctx, cat, deployments)
-		}
+		deployments, err = p.plan(ctx, cat, redo)
 		if err != nil {
 			rep.Stopped = err.Error()
 			return rep, err
@@ -266,23 +260,20 @@ func (p *Promoter) run(ctx context.Context, cat *catalog.Catalog, tier config.Ti
 	return rep, nil
 }
 
-// platforms fills in the platform manifests of deployments whose build is
-// an image index, read once per build.
-func (p *Promoter) platforms(ctx context.Context, cat *catalog.Catalog, deployments []target.Deployment) error {
-	read := map[v1.Hash][]v1.Hash{}
+// plan lists what changes deploy, with the platform manifests of builds
+// that are image indexes (read through cat, which keeps every manifest).
+func (p *Promoter) plan(ctx context.Context, cat *catalog.Catalog, changes []TagChange) ([]target.Deployment, error) {
+	deployments, err := Deployments(p.Config, changes)
+	if err != nil {
+		return nil, err
+	}
 	for i := range deployments {
 		d := &deployments[i]
-		ps, ok := read[d.Digest]
-		if !ok {
-			var err error
-			if ps, err = cat.Platforms(ctx, d.Service.Repository, d.Digest); err != nil {
-				return fmt.Errorf("service %s: reading the manifest of %s: %w", d.Service.Name, target.Short(d.Digest.String()), err)
-			}
-			read[d.Digest] = ps
+		if d.Platforms, err = cat.Platforms(ctx, d.Service.Repository, d.Digest); err != nil {
+			return nil, fmt.Errorf("service %s: reading the manifest of %s: %w", d.Service.Name, target.Short(d.Digest.String()), err)
 		}
-		d.Platforms = ps
 	}
-	return nil
+	return deployments, nil
 }
 
 // current re-reads, bypassing every cache, what the tier's tag of svc
